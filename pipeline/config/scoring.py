@@ -1,0 +1,41 @@
+"""Schema of ``configs/scoring.yaml``: how the tumour bed is turned into imaging findings."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from pipeline.config._base import FrozenModel
+
+
+class RestrictionConfig(FrozenModel):
+    """A voxel restricts when it is bright on high-b AND dark on ADC."""
+
+    adc_max: float = Field(default=1.15, gt=0, description="1e-3 mm^2/s")
+    highb_ratio_min: float = Field(
+        default=1.6, gt=0, description="high-b signal / median high-b of the surrounding wall"
+    )
+    shine_through_adc_min: float = Field(default=1.5, gt=0, description="1e-3 mm^2/s")
+    min_cluster_mm3: float = Field(default=20.0, ge=0, description="smaller clusters are noise")
+    reference_ring_mm: tuple[float, float] = (3.0, 12.0)
+
+
+class T2SignalConfig(FrozenModel):
+    """T2 signal of the bed relative to the surrounding mesorectal fat."""
+
+    intermediate_min: float = Field(default=0.38, gt=0, lt=1)
+    bright_min: float = Field(default=0.68, gt=0, lt=1.5)
+    reference_ring_mm: tuple[float, float] = (6.0, 20.0)
+
+
+class RuleScoreConfig(FrozenModel):
+    """Logistic link from restricted volume (mm^3) to P(residual tumour)."""
+
+    midpoint_mm3: float = Field(default=60.0, gt=0)
+    scale_mm3: float = Field(default=20.0, gt=0)
+
+
+class ScoringConfig(FrozenModel):
+    restriction: RestrictionConfig = RestrictionConfig()
+    t2: T2SignalConfig = T2SignalConfig()
+    rule_score: RuleScoreConfig = RuleScoreConfig()
+    roi_margin_mm: float = Field(default=2.0, ge=0, description="dilation of the tumour bed")
