@@ -1,0 +1,24 @@
+"""Diffusion maps: ADC fit (log-linear / weighted least squares) and computed high-b."""
+
+from __future__ import annotations
+
+from pipeline.diffusion._fit import VoxelFit, fit_log_linear
+from pipeline.diffusion._maps import (
+    ADC_UNITS,
+    DiffusionMaps,
+    DiffusionQc,
+    compute_maps,
+    estimate_noise_sigma,
+    select_b_values,
+)
+
+__all__ = [
+    "ADC_UNITS",
+    "DiffusionMaps",
+    "DiffusionQc",
+    "VoxelFit",
+    "compute_maps",
+    "estimate_noise_sigma",
+    "fit_log_linear",
+    "select_b_values",
+]

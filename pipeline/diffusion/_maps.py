@@ -1,0 +1,152 @@
+"""ADC, S0, fit-residual and computed high-b maps from a multi-b DWI volume."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from pipeline.config.diffusion import AdcFit, DiffusionConfig
+from pipeline.diffusion._fit import fit_log_linear
+from pipeline.errors import InputError
+from pipeline.volume import Volume, VolumeKind
+
+log = logging.getLogger(__name__)
+
+ADC_UNITS = "1e-3 mm2/s"
+#: b-values closer than this (s/mm^2) count as the same weighting.
+B_VALUE_TOL = 1.0
+
+
+@dataclass(frozen=True)
+class DiffusionQc:
+    """Quality figures of one fit."""
+
+    b_values_used: tuple[float, ...]
+    noise_sigma: float
+    snr_b_low: float
+    fitted_fraction: float
+    median_rms_residual: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "b_values_used": list(self.b_values_used),
+            "noise_sigma": round(self.noise_sigma, 6),
+            "snr_b_low": round(self.snr_b_low, 2),
+            "fitted_fraction": round(self.fitted_fraction, 4),
+            "median_rms_residual": round(self.median_rms_residual, 5),
+        }
+
+
+@dataclass(frozen=True)
+class DiffusionMaps:
+    """Maps on the DWI grid. ``adc`` in 1e-3 mm^2/s, 0 outside ``mask``."""
+
+    adc: Volume
+    high_b: Volume
+    s0: Volume
+    residual: Volume
+    mask: Volume
+    high_b_value: float
+    qc: DiffusionQc
+
+
+def select_b_values(available: tuple[float, ...], config: DiffusionConfig) -> tuple[int, ...]:
+    """Indices of the channels used for the fit, by the configured b-value window."""
+    upper = config.max_b_value if config.max_b_value is not None else np.inf
+    chosen = [i for i, b in enumerate(available) if config.min_b_value <= b <= upper]
+    distinct = {round(available[i]) for i in chosen}
+    if len(distinct) < 2 and config.fallback_include_b0:
+        chosen = [i for i, b in enumerate(available) if b <= upper]
+        distinct = {round(available[i]) for i in chosen}
+    if len(distinct) < 2:
+        raise InputError(
+            f"ADC needs at least two distinct b-values in [{config.min_b_value}, {upper}] "
+            f"s/mm^2; the series has {available}",
+            fix="lower diffusion.min_b_value or enable fallback_include_b0",
+        )
+    return tuple(chosen)
+
+
+def estimate_noise_sigma(low_b: npt.NDArray[np.floating], background_threshold: float) -> float:
+    """Gaussian-equivalent noise sigma from the Rayleigh-distributed background.
+
+    For magnitude images the background mean is ``sigma * sqrt(pi / 2)``.
+    """
+    background = low_b[(low_b > 0) & (low_b < background_threshold)]
+    if background.size < 50:
+        return 0.0
+    return float(background.mean() / np.sqrt(np.pi / 2.0))
+
+
+def compute_maps(dwi: Volume, *, config: DiffusionConfig) -> DiffusionMaps:
+    """Fit ADC per voxel and compute the high-b image.
+
+    Parameters
+    ----------
+    dwi
+        4-D DWI volume ``[b, z, y, x]`` with ``b_values`` in s/mm^2 (trace images).
+    config
+        Fit settings (b-value window, noise floor, high-b value).
+
+    Returns
+    -------
+    DiffusionMaps
+        ADC in 1e-3 mm^2/s, computed high-b at ``config.high_b_value`` s/mm^2, S0, RMS log
+        residual and the mask of fitted voxels, all on the DWI grid.
+    """
+    if dwi.array.ndim != 4 or not dwi.b_values:
+        raise InputError("DWI volume must be 4-D with one b-value per channel")
+    if not np.all(np.isfinite(dwi.array)):
+        raise InputError("DWI volume holds NaN or infinite values")
+    chosen = select_b_values(dwi.b_values, config)
+    b = np.asarray([dwi.b_values[i] for i in chosen])
+    data = np.asarray(dwi.array[list(chosen)], dtype=np.float64)
+    low_b = np.asarray(dwi.array[int(np.argmin(dwi.b_values))], dtype=np.float64)
+
+    body_threshold = config.background_fraction * float(np.percentile(low_b, 99))
+    sigma = estimate_noise_sigma(low_b, body_threshold)
+    body = low_b > body_threshold
+    flat = data.reshape(len(chosen), -1)[:, body.ravel()]
+    valid = flat > config.noise_floor_factor * sigma if sigma > 0 else None
+    fit = fit_log_linear(flat, b, valid=valid, weighted=config.fit is AdcFit.WEIGHTED)
+
+    adc_mm2s = np.clip(fit.adc, 0.0, config.adc_max * 1e-3)
+    good = np.isfinite(fit.adc)
+    shape = dwi.shape
+
+    def scatter(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
+        out = np.zeros(int(np.prod(shape)), dtype=np.float32)
+        idx = np.flatnonzero(body.ravel())
+        out[idx[good]] = values[good]
+        return out.reshape(shape)
+
+    high_b = fit.s0 * np.exp(-config.high_b_value * adc_mm2s)
+    fitted = np.zeros(shape, dtype=np.uint8)
+    fitted.ravel()[np.flatnonzero(body.ravel())[good]] = 1
+    body_signal = low_b[body]
+    qc = DiffusionQc(
+        b_values_used=tuple(float(x) for x in b),
+        noise_sigma=sigma,
+        snr_b_low=float(np.median(body_signal) / sigma) if sigma > 0 else float("inf"),
+        fitted_fraction=float(good.mean()) if good.size else 0.0,
+        median_rms_residual=float(np.median(fit.rms_residual[good])) if good.any() else np.nan,
+    )
+    log.info(
+        "ADC fit: b=%s, %d voxels, SNR(b_low)=%.1f",
+        qc.b_values_used,
+        int(good.sum()),
+        qc.snr_b_low,
+    )
+    base = dwi.channel(0)
+    return DiffusionMaps(
+        adc=base.with_array(scatter(adc_mm2s * 1e3), units=ADC_UNITS),
+        high_b=base.with_array(scatter(high_b), units="a.u."),
+        s0=base.with_array(scatter(fit.s0), units="a.u."),
+        residual=base.with_array(scatter(fit.rms_residual), units="log signal"),
+        mask=base.with_array(fitted, kind=VolumeKind.LABEL, units=""),
+        high_b_value=config.high_b_value,
+        qc=qc,
+    )

@@ -1,0 +1,22 @@
+"""Registration: DWI -> T2W (rigid/affine) and baseline -> restaging T2W (rigid + B-spline).
+
+Transforms follow ITK: they map points of the fixed (reference) grid to the moving image.
+"""
+
+from __future__ import annotations
+
+from pipeline.registration._deformable import displacement_stats, register_deformable
+from pipeline.registration._resample import resample_mask_smooth, resample_to
+from pipeline.registration._result import Registration, RegistrationQc
+from pipeline.registration._rigid import register_linear, rigid_motion
+
+__all__ = [
+    "Registration",
+    "RegistrationQc",
+    "displacement_stats",
+    "register_deformable",
+    "register_linear",
+    "resample_mask_smooth",
+    "resample_to",
+    "rigid_motion",
+]

@@ -1,0 +1,157 @@
+"""Rigid / affine registration by Mattes mutual information (SimpleITK)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import numpy as np
+import SimpleITK as sitk
+
+from pipeline.config.registration import (
+    RegistrationQcConfig,
+    RigidConfig,
+    TransformType,
+)
+from pipeline.errors import RegistrationError
+from pipeline.registration._result import Registration, RegistrationQc
+from pipeline.volume import Volume
+
+log = logging.getLogger(__name__)
+
+
+def _as_float(image: sitk.Image) -> sitk.Image:
+    return sitk.Cast(image, sitk.sitkFloat32)
+
+
+def _centre(image: sitk.Image) -> tuple[float, float, float]:
+    size = np.asarray(image.GetSize(), dtype=float)
+    point = image.TransformContinuousIndexToPhysicalPoint(((size - 1) / 2.0).tolist())
+    return (float(point[0]), float(point[1]), float(point[2]))
+
+
+def _initial_transform(fixed: sitk.Image, kind: TransformType) -> sitk.Transform:
+    """Identity in patient coordinates (the DICOM geometry), centred on the fixed image."""
+    transform: sitk.Transform
+    if kind is TransformType.AFFINE:
+        transform = sitk.AffineTransform(3)
+        transform.SetCenter(_centre(fixed))
+    else:
+        euler = sitk.Euler3DTransform()
+        euler.SetCenter(_centre(fixed))
+        transform = euler
+    return transform
+
+
+def configure_method(
+    config: RigidConfig, *, seed: int, threads: int
+) -> sitk.ImageRegistrationMethod:
+    method = sitk.ImageRegistrationMethod()
+    method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=config.histogram_bins)
+    method.SetMetricSamplingStrategy(method.RANDOM)
+    method.SetMetricSamplingPercentage(config.sampling_percentage, seed)
+    method.SetInterpolator(sitk.sitkLinear)
+    method.SetOptimizerAsRegularStepGradientDescent(
+        learningRate=config.learning_rate,
+        minStep=config.min_step,
+        numberOfIterations=config.iterations,
+        relaxationFactor=0.5,
+        gradientMagnitudeTolerance=1e-8,
+    )
+    method.SetOptimizerScalesFromPhysicalShift()
+    method.SetShrinkFactorsPerLevel(list(config.pyramid.shrink_factors))
+    method.SetSmoothingSigmasPerLevel(list(config.pyramid.smoothing_sigmas_mm))
+    method.SmoothingSigmasAreSpecifiedInPhysicalUnitsOn()
+    if threads > 0:
+        method.SetNumberOfThreads(threads)
+    return method
+
+
+def rigid_motion(transform: sitk.Transform, centre: tuple[float, float, float]) -> tuple[float, float]:
+    """Rotation angle (deg) and displacement of ``centre`` (mm) of a linear transform."""
+    matrix = np.eye(3)
+    inner = transform
+    if isinstance(transform, sitk.CompositeTransform) and transform.GetNumberOfTransforms():
+        inner = transform.GetNthTransform(0)
+    if hasattr(inner, "GetMatrix"):
+        matrix = np.asarray(inner.GetMatrix(), dtype=float).reshape(3, 3)
+    u, _, vt = np.linalg.svd(matrix)
+    rotation = u @ vt
+    angle = math.degrees(math.acos(float(np.clip((np.trace(rotation) - 1) / 2, -1, 1))))
+    moved = np.asarray(transform.TransformPoint(centre)) - np.asarray(centre)
+    return angle, float(np.linalg.norm(moved))
+
+
+def register_linear(
+    fixed: Volume,
+    moving: Volume,
+    *,
+    config: RigidConfig,
+    qc_config: RegistrationQcConfig,
+    seed: int,
+    threads: int = 0,
+    fixed_mask: Volume | None = None,
+) -> Registration:
+    """Rigid or affine registration of ``moving`` onto ``fixed``.
+
+    Both volumes must be 3-D intensity images in LPS. The transform starts as the identity in
+    patient coordinates, i.e. from the DICOM geometry, and maps fixed points to moving points.
+
+    Raises
+    ------
+    RegistrationError
+        When the optimiser fails or the result moves more than the configured bounds.
+    """
+    start = time.perf_counter()
+    fixed_image = _as_float(fixed.to_sitk())
+    moving_image = _as_float(moving.to_sitk())
+    method = configure_method(config, seed=seed, threads=threads)
+    if fixed_mask is not None:
+        method.SetMetricFixedMask(sitk.Cast(fixed_mask.to_sitk(), sitk.sitkUInt8))
+    initial = _initial_transform(fixed_image, config.transform)
+    method.SetInitialTransform(initial, inPlace=False)
+    try:
+        before = method.MetricEvaluate(fixed_image, moving_image)
+        final = method.Execute(fixed_image, moving_image)
+    except RuntimeError as exc:
+        raise RegistrationError(f"SimpleITK registration failed: {exc}") from exc
+    method.SetInitialTransform(final, inPlace=False)
+    method.SetShrinkFactorsPerLevel([1])
+    method.SetSmoothingSigmasPerLevel([0.0])
+    after = method.MetricEvaluate(fixed_image, moving_image)
+
+    angle, shift = rigid_motion(final, _centre(fixed_image))
+    if shift > config.max_translation_mm or angle > config.max_rotation_deg:
+        raise RegistrationError(
+            f"registration moved {shift:.1f} mm / {angle:.1f} deg, beyond the limits "
+            f"{config.max_translation_mm} mm / {config.max_rotation_deg} deg",
+            fix="check that both series image the same anatomy, or raise the limits in "
+            "configs/registration.yaml",
+        )
+    problems = []
+    if qc_config.require_metric_improvement and not after <= before:
+        problems.append(f"metric did not improve ({before:.4f} -> {after:.4f})")
+    if shift > qc_config.max_translation_mm:
+        problems.append(f"translation {shift:.1f} mm > {qc_config.max_translation_mm} mm")
+    if angle > qc_config.max_rotation_deg:
+        problems.append(f"rotation {angle:.1f} deg > {qc_config.max_rotation_deg} deg")
+    qc = RegistrationQc(
+        metric_before=float(before),
+        metric_after=float(after),
+        rotation_deg=angle,
+        translation_mm=shift,
+        iterations=int(method.GetOptimizerIteration()),
+        stop_condition=method.GetOptimizerStopConditionDescription(),
+        seconds=time.perf_counter() - start,
+        problems=tuple(problems),
+    )
+    log.info(
+        "linear registration: MI %.4f -> %.4f, %.2f deg, %.2f mm, %.2f s",
+        qc.metric_before,
+        qc.metric_after,
+        angle,
+        shift,
+        qc.seconds,
+    )
+    return Registration(transform=final, qc=qc)
