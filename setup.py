@@ -14,7 +14,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-SHIPPED = ("configs", "models")
+SHIPPED = ("configs", "models", "data_samples")
 
 
 class BuildWithResources(build_py):

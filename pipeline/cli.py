@@ -1,5 +1,187 @@
-"""Placeholder replaced below."""
-import sys
-if __name__ == "__main__":
-    print("0.1.0"); sys.exit(0)
-def app() -> None: ...
+"""The ``ccr`` command line: a thin shell over one library call per command.
+
+Exit codes: 0 success, 1 bad input (unreadable DICOM, malformed clinical form or config),
+2 processing failure (a stage failed on input that looked valid).
+Research use only, not a medical device.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipeline import RESEARCH_USE_STATEMENT, __version__
+from pipeline.device import DeviceChoice
+from pipeline.errors import InputError, PipelineError
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 1
+EXIT_PROCESSING = 2
+
+app = typer.Typer(
+    name="ccr",
+    help=(
+        "ccr-pipeline: MRI response assessment of rectal cancer after neoadjuvant therapy.\n\n"
+        "Reads restaging (and baseline) MRI as DICOM, registers DWI to T2W, computes ADC and "
+        "high-b maps, scores the tumour bed, merges DRE and endoscopy findings and states "
+        "whether the criteria of a clinical complete response (cCR) are met.\n\n"
+        f"{RESEARCH_USE_STATEMENT}\n\n"
+        "Exit codes: 0 ok, 1 bad input, 2 processing failure."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _configure_logging(verbose: int) -> None:
+    from rich.logging import RichHandler
+
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = RichHandler(show_path=False, rich_tracebacks=False, markup=False)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("pipeline").setLevel(level)
+
+
+def _fail(exc: PipelineError) -> typer.Exit:
+    from rich.console import Console
+
+    code = EXIT_BAD_INPUT if isinstance(exc, InputError) else EXIT_PROCESSING
+    Console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+    return typer.Exit(code)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"ccr-pipeline {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True,
+                     help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """ccr-pipeline command line."""
+
+
+Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True,
+                                      help="More log output (-v info, -vv debug).")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", exists=True, dir_okay=False,
+                 help="YAML file overriding shipped defaults, with section names as top-level "
+                      "keys (registration, diffusion, scoring, decision, series_rules)."),
+]
+
+
+@app.command()
+def phantom(
+    out: Annotated[Path, typer.Argument(help="Folder to write the cases into.")],
+    cases: Annotated[int, typer.Option(min=1, help="Number of patients to generate.")] = 6,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 0,
+    small: Annotated[bool, typer.Option(help="Smaller field of view and fewer slices.")] = False,
+    verbose: Verbose = 0,
+) -> None:
+    """Write synthetic rectal restaging MRI patients (DICOM) with known truth.
+
+    Each case gets OUT/<case>/restaging/ and baseline/ (DICOM), clinical.yaml and truth.json.
+    Case types cycle through complete response, near-complete, residual tumour, submucosal
+    residual, fibrosis with oedema, T2 shine-through, suspicious node, and missing or
+    contradictory clinical inputs. Patient names and IDs are made up.
+    """
+    from rich.progress import Progress
+
+    from pipeline.phantom import PhantomOptions, generate_cohort
+
+    _configure_logging(verbose)
+    with Progress() as progress:
+        task = progress.add_task("generating phantoms", total=cases)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        written = generate_cohort(out, cases=cases, seed=seed, options=PhantomOptions(small=small),
+                                  progress=advance)
+    typer.echo(f"wrote {len(written)} cases to {out}")
+
+
+@app.command()
+def run(
+    study_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False,
+                                              help="Folder with the restaging MRI study (DICOM).")],
+    clinical: Annotated[
+        Path | None,
+        typer.Option("--clinical", exists=True, dir_okay=False,
+                     help="Clinical findings (YAML/JSON): DRE, endoscopy, biopsy, nodes, ... "
+                          "Without it the decision is 'indeterminate'."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("ccr-out"),
+    baseline: Annotated[
+        Path | None,
+        typer.Option("--baseline", exists=True, file_okay=False,
+                     help="Baseline (pre-treatment) study; its tumour mask is carried onto the "
+                          "restaging scan when the restaging study has no tumour-bed mask."),
+    ] = None,
+    device: Annotated[
+        DeviceChoice, typer.Option(help="Compute device; auto uses CUDA when PyTorch sees it.")
+    ] = DeviceChoice.AUTO,
+    config: ConfigOpt = None,
+    verbose: Verbose = 0,
+) -> None:
+    """Assess one restaging study and write OUT/decision.json, report.html and maps.
+
+    decision.json states cCR, near_cCR, incomplete or indeterminate with every criterion and
+    its evidence. Research use only, not a medical device.
+    """
+    from pipeline.config import load_config
+    from pipeline.device import resolve_device
+    from pipeline.run import run_study
+
+    _configure_logging(verbose)
+    try:
+        resolve_device(device)
+        result = run_study(study_dir, clinical_path=clinical, out_dir=out,
+                           config=load_config(config), baseline_dir=baseline)
+    except PipelineError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"decision: {result.decision['decision']}  (written to {out / 'decision.json'})")
+    if result.error is not None:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Output folder for the demo runs.")] = Path(
+        "ccr-demo-output"
+    ),
+    verbose: Verbose = 0,
+) -> None:
+    """Run the pipeline on the shipped sample patients and compare with their known truth."""
+    from rich.console import Console
+
+    from pipeline.demo import render_demo_table, run_demo
+
+    _configure_logging(verbose)
+    try:
+        rows = run_demo(out)
+    except PipelineError as exc:
+        raise _fail(exc) from exc
+    console = Console()
+    console.print(render_demo_table(rows))
+    agree = sum(row.agrees for row in rows)
+    console.print(f"{agree}/{len(rows)} decisions agree with the phantom truth. "
+                  f"Outputs in {out}/. {RESEARCH_USE_STATEMENT}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -22,6 +22,7 @@ class RoiStatus(str, Enum):
 class QualityProblem(str, Enum):
     """Quality problems that forbid a cCR call (the decision lists them)."""
 
+    IMAGING_UNREADABLE = "imaging_unreadable"
     NO_T2W = "no_t2w_series"
     NO_DWI = "no_dwi_series"
     NO_TUMOUR_BED = "no_tumour_bed"

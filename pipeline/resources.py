@@ -38,3 +38,7 @@ def models_dir() -> Path:
 
 def schemas_dir() -> Path:
     return _PACKAGE_DIR / "schemas"
+
+
+def samples_dir() -> Path:
+    return resource_dir("data_samples")

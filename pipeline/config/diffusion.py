@@ -26,6 +26,9 @@ class DiffusionConfig(FrozenModel):
         default=0.05, ge=0, lt=1, description="voxels below this fraction of the b0 99th pct"
     )
     noise_floor_factor: float = Field(
-        default=2.0, ge=0, description="signal below factor x noise sigma is left out of the fit"
+        default=1.0, ge=0, description="signal below factor x noise sigma is left out of the fit"
+    )
+    rician_correction: bool = Field(
+        default=True, description="remove the Rician noise bias: S' = sqrt(max(S^2 - 2 sigma^2, 0))"
     )
     adc_max: float = Field(default=4.0, gt=0, description="1e-3 mm^2/s; larger values clipped")

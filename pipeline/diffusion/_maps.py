@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy import ndimage
 
 from pipeline.config.diffusion import AdcFit, DiffusionConfig
 from pipeline.diffusion._fit import fit_log_linear
@@ -73,12 +74,34 @@ def select_b_values(available: tuple[float, ...], config: DiffusionConfig) -> tu
 def estimate_noise_sigma(low_b: npt.NDArray[np.floating], background_threshold: float) -> float:
     """Gaussian-equivalent noise sigma from the Rayleigh-distributed background.
 
-    For magnitude images the background mean is ``sigma * sqrt(pi / 2)``.
+    Background voxels are those in ``(0, background_threshold)``. Their median is matched to
+    the median of a Rayleigh distribution truncated at the threshold (fixed-point iteration),
+    so that the cut does not bias sigma low. Returns 0 when there are too few voxels.
     """
     background = low_b[(low_b > 0) & (low_b < background_threshold)]
     if background.size < 50:
         return 0.0
-    return float(background.mean() / np.sqrt(np.pi / 2.0))
+    median = float(np.median(background))
+    sigma = median / np.sqrt(2.0 * np.log(2.0))
+    for _ in range(50):
+        cut = 1.0 - np.exp(-(background_threshold**2) / (2.0 * sigma * sigma))
+        updated = median / np.sqrt(-2.0 * np.log(1.0 - 0.5 * cut))
+        if abs(updated - sigma) < 1e-6 * sigma:
+            break
+        sigma = updated
+    return float(sigma)
+
+
+def body_mask(low_b: npt.NDArray[np.floating], threshold: float) -> npt.NDArray[np.bool_]:
+    """Voxels above ``threshold`` after an in-plane opening that drops isolated noise voxels."""
+    structure = np.zeros((1, 3, 3), dtype=bool)
+    structure[0, 1, :] = structure[0, :, 1] = True
+    return np.asarray(ndimage.binary_opening(low_b > threshold, structure=structure))
+
+
+def rician_corrected(signal: npt.NDArray[np.float64], sigma: float) -> npt.NDArray[np.float64]:
+    """Second-moment correction of the Rician bias: ``E[M^2] = A^2 + 2 sigma^2``."""
+    return np.sqrt(np.maximum(signal * signal - 2.0 * sigma * sigma, 0.0))
 
 
 def compute_maps(dwi: Volume, *, config: DiffusionConfig) -> DiffusionMaps:
@@ -108,9 +131,11 @@ def compute_maps(dwi: Volume, *, config: DiffusionConfig) -> DiffusionMaps:
 
     body_threshold = config.background_fraction * float(np.percentile(low_b, 99))
     sigma = estimate_noise_sigma(low_b, body_threshold)
-    body = low_b > body_threshold
+    body = body_mask(low_b, max(body_threshold, 3.0 * sigma))
     flat = data.reshape(len(chosen), -1)[:, body.ravel()]
     valid = flat > config.noise_floor_factor * sigma if sigma > 0 else None
+    if config.rician_correction and sigma > 0:
+        flat = rician_corrected(flat, sigma)
     fit = fit_log_linear(flat, b, valid=valid, weighted=config.fit is AdcFit.WEIGHTED)
 
     adc_mm2s = np.clip(fit.adc, 0.0, config.adc_max * 1e-3)

@@ -11,6 +11,7 @@ import SimpleITK as sitk
 from pipeline.config.registration import DeformableConfig, RegistrationQcConfig
 from pipeline.errors import RegistrationError
 from pipeline.registration._result import Registration, RegistrationQc
+from pipeline.registration._threads import itk_threads
 from pipeline.volume import Volume
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,8 @@ def register_deformable(
     method.SetInitialTransform(bspline, inPlace=True)
     try:
         before = method.MetricEvaluate(fixed_image, moving_image)
-        method.Execute(fixed_image, moving_image)
+        with itk_threads(threads):
+            method.Execute(fixed_image, moving_image)
     except RuntimeError as exc:
         raise RegistrationError(f"B-spline registration failed: {exc}") from exc
     composite = sitk.CompositeTransform([initial.transform, bspline])

@@ -16,6 +16,7 @@ from pipeline.config.registration import (
 )
 from pipeline.errors import RegistrationError
 from pipeline.registration._result import Registration, RegistrationQc
+from pipeline.registration._threads import itk_threads
 from pipeline.volume import Volume
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,8 @@ def register_linear(
     method.SetInitialTransform(initial, inPlace=False)
     try:
         before = method.MetricEvaluate(fixed_image, moving_image)
-        final = method.Execute(fixed_image, moving_image)
+        with itk_threads(threads):
+            final = method.Execute(fixed_image, moving_image)
     except RuntimeError as exc:
         raise RegistrationError(f"SimpleITK registration failed: {exc}") from exc
     method.SetInitialTransform(final, inPlace=False)

@@ -1,0 +1,85 @@
+"""Self-contained ``report.html``: decision, criteria table, figures (embedded PNG), quality."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from typing import Any
+
+from pipeline import RESEARCH_USE_STATEMENT
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1d2733;max-width:1200px}
+.banner{background:#fff3cd;border:1px solid #e0c36b;padding:8px 12px;border-radius:6px;font-weight:600}
+.decision{font-size:28px;font-weight:700;margin:16px 0 4px}
+.cCR{color:#1a7f37}.near_cCR{color:#9a6700}.incomplete{color:#cf222e}.indeterminate{color:#57606a}
+table{border-collapse:collapse;margin:8px 0 16px;font-size:14px}
+th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f6f8fa}.met{color:#1a7f37;font-weight:600}.not_met{color:#cf222e;font-weight:600}
+.unknown{color:#57606a;font-weight:600}figure{margin:8px 0 20px}img{max-width:100%}
+code{font-size:12px;white-space:pre-wrap}
+"""
+
+
+def _evidence_text(evidence: Any) -> str:
+    if isinstance(evidence, dict):
+        return "; ".join(f"{k}: {v}" for k, v in evidence.items())
+    return str(evidence)
+
+
+def render_report(
+    decision: dict[str, Any],
+    *,
+    figures: list[tuple[str, bytes]],
+    quality: dict[str, Any],
+) -> str:
+    """HTML text of the report. ``figures`` are (caption, PNG bytes) pairs, embedded inline."""
+    outcome = str(decision.get("decision", "indeterminate"))
+    rows = []
+    for criterion in decision.get("criteria", []):
+        status = html.escape(str(criterion.get("status", "unknown")))
+        rows.append(
+            f"<tr><td>{html.escape(str(criterion.get('name')))}</td>"
+            f"<td class='{status}'>{status}</td>"
+            f"<td>{html.escape(_evidence_text(criterion.get('evidence', '')))}</td></tr>"
+        )
+    figure_html = []
+    for index, (caption, png) in enumerate(figures):
+        data = base64.b64encode(png).decode("ascii")
+        figure_html.append(
+            f"<figure id='figure-{index}'><img alt='{html.escape(caption)}' "
+            f"src='data:image/png;base64,{data}'><figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
+    p = decision.get("p_residual")
+    p_text = "not available" if p is None else f"{float(p):.3f}"
+    missing = decision.get("missing") or []
+    notes = decision.get("context_notes") or []
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>ccr-pipeline report {html.escape(str(decision.get('study_key', '')))}</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        f"<div class='banner'>{html.escape(RESEARCH_USE_STATEMENT)}</div>",
+        f"<h1>Response assessment, study {html.escape(str(decision.get('study_key', '')))}</h1>",
+        f"<div class='decision {html.escape(outcome)}' id='decision'>Decision: {html.escape(outcome)}</div>",
+        f"<p>P(residual tumour): <b>{p_text}</b></p>",
+    ]
+    if missing:
+        parts.append(f"<p><b>Missing inputs:</b> {html.escape(', '.join(map(str, missing)))}</p>")
+    parts += [
+        "<h2>Criteria</h2><table><tr><th>criterion</th><th>status</th><th>evidence</th></tr>",
+        *rows,
+        "</table>",
+    ]
+    if notes:
+        parts.append("<h2>Context</h2><ul>")
+        parts += [f"<li>{html.escape(str(n))}</li>" for n in notes]
+        parts.append("</ul>")
+    parts.append("<h2>Images</h2>")
+    parts += figure_html or ["<p>No images could be rendered for this study.</p>"]
+    parts += [
+        "<h2>Quality</h2>",
+        f"<code>{html.escape(json.dumps(quality, indent=2, default=str))}</code>",
+        f"<p class='banner'>{html.escape(RESEARCH_USE_STATEMENT)}</p></body></html>",
+    ]
+    return "\n".join(parts)

@@ -1,0 +1,74 @@
+"""Write one study's outputs: maps, figures, report.html, provenance.json, decision.json.
+
+``decision.json`` is written last, so its presence marks a complete output folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline._io import write_json, write_text
+from pipeline.report._figures import Panel, overlay_figure
+from pipeline.report._html import render_report
+from pipeline.report._nifti import write_nifti
+
+if TYPE_CHECKING:
+    from pipeline.run._result import ImagingMaps
+
+MAP_FILES = {
+    "t2w": "t2w.nii.gz",
+    "adc": "adc.nii.gz",
+    "high_b": "highb.nii.gz",
+    "tumour_bed": "tumour_bed.nii.gz",
+    "residual": "residual_tumour.nii.gz",
+    "baseline_t2w": "baseline_t2w_on_restaging.nii.gz",
+}
+
+
+def _figures(maps: ImagingMaps, study_key: str) -> list[tuple[str, bytes]]:
+    figures: list[tuple[str, bytes]] = []
+    panels = [Panel("T2W", maps.t2w)]
+    if maps.high_b is not None:
+        panels.append(Panel("computed high-b", maps.high_b))
+    if maps.adc is not None:
+        panels.append(Panel("ADC", maps.adc, window=(0.0, 3.0), cmap="gray",
+                            colorbar_label="1e-3 mm²/s"))
+    figures.append((
+        "Restaging: tumour bed (cyan outline) and restricted diffusion (red)",
+        overlay_figure(panels, bed=maps.tumour_bed, residual=maps.residual,
+                       title=f"study {study_key}"),
+    ))
+    if maps.baseline_t2w is not None:
+        figures.append((
+            "Baseline T2W registered to restaging (left) beside restaging T2W (right)",
+            overlay_figure([Panel("baseline T2W", maps.baseline_t2w), Panel("restaging T2W", maps.t2w)],
+                           bed=maps.tumour_bed, residual=None, title="baseline vs restaging"),
+        ))
+    return figures
+
+
+def write_outputs(
+    out_dir: Path,
+    *,
+    decision: dict[str, Any],
+    maps: ImagingMaps | None,
+    provenance: dict[str, Any],
+    quality: dict[str, Any],
+) -> dict[str, Path]:
+    """Write all outputs of one study into ``out_dir``; returns name -> path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    figures: list[tuple[str, bytes]] = []
+    if maps is not None:
+        for name, filename in MAP_FILES.items():
+            volume = getattr(maps, name)
+            if volume is not None:
+                written[name] = write_nifti(volume, out_dir / filename)
+        figures = _figures(maps, str(decision.get("study_key", "")))
+    written["report"] = write_text(
+        out_dir / "report.html", render_report(decision, figures=figures, quality=quality)
+    )
+    written["provenance"] = write_json(out_dir / "provenance.json", provenance)
+    written["decision"] = write_json(out_dir / "decision.json", decision)
+    return written

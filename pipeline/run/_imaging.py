@@ -1,0 +1,254 @@
+"""The imaging stages of one study: ingest -> register -> diffusion -> ROI -> score."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.config import PipelineConfig
+from pipeline.diffusion import compute_maps
+from pipeline.errors import InputError, PipelineError, RegistrationError
+from pipeline.findings import ImagingFindings, QualityFlag, QualityProblem, RoiStatus
+from pipeline.ingest import load_study
+from pipeline.registration import (
+    Registration,
+    register_deformable,
+    register_linear,
+    resample_mask_smooth,
+    resample_to,
+)
+from pipeline.run._result import ImagingMaps, ImagingResult
+from pipeline.scoring import SCORER_NAME, assess_bed
+from pipeline.study import RoiMask, SeriesRole, Study
+from pipeline.volume import Volume
+
+log = logging.getLogger(__name__)
+
+_BED_NAME_HINTS = ("bed", "tumour", "tumor", "gtv", "lesion", "residual")
+
+
+@dataclass
+class _Trace:
+    """Mutable collector used inside one run only (never shared)."""
+
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    quality: list[QualityFlag] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(time.perf_counter() - start, 3)
+
+
+def _series_summary(study: Study) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": s.key,
+            "series_number": s.series_number,
+            "role": s.role.value,
+            "role_reason": s.role_reason,
+            "b_values": list(s.b_values),
+            "b_value_source": s.b_value_source,
+            "n_files": len(s.files),
+            "warnings": list(s.warnings),
+        }
+        for s in study.series
+    ]
+
+
+def choose_bed_mask(study: Study, t2w_uid: str) -> RoiMask | None:
+    """The tumour-bed mask of a study: one on the T2W series, by name hint, else the first."""
+    if not study.masks:
+        return None
+    on_t2w = [m for m in study.masks if m.referenced_series_uid == t2w_uid] or list(study.masks)
+    for mask in on_t2w:
+        if any(hint in mask.name.lower() for hint in _BED_NAME_HINTS):
+            return mask
+    return on_t2w[0]
+
+
+def _dwi_on_t2w(
+    t2w: Volume, dwi: Volume, config: PipelineConfig, trace: _Trace
+) -> tuple[Volume, Volume] | None:
+    with trace.stage("diffusion"):
+        maps = compute_maps(dwi, config=config.diffusion)
+    trace.provenance["diffusion"] = maps.qc.as_dict()
+    if maps.qc.fitted_fraction < 0.5:
+        trace.quality.append(QualityFlag(QualityProblem.ADC_FIT_POOR,
+                                         f"only {maps.qc.fitted_fraction:.0%} of body voxels fitted"))
+    low_b = dwi.channel(int(np.argmin(dwi.b_values)))
+    reg_cfg = config.registration
+    with trace.stage("register_dwi_t2w"):
+        try:
+            registration = register_linear(
+                low_b, t2w, config=reg_cfg.dwi_to_t2w, qc_config=reg_cfg.qc,
+                seed=reg_cfg.sampling_seed, threads=reg_cfg.threads, fixed_mask=maps.mask,
+            )
+        except RegistrationError as exc:
+            trace.quality.append(QualityFlag(QualityProblem.DWI_REGISTRATION_FAILED, str(exc)))
+            return None
+    trace.provenance["registration_dwi_t2w"] = {
+        **registration.qc.as_dict(), "transform": registration.parameters(),
+        "convention": "maps DWI (fixed) points to T2W (moving) points",
+    }
+    if registration.qc.doubtful:
+        trace.quality.append(QualityFlag(QualityProblem.DWI_REGISTRATION_DOUBTFUL,
+                                         "; ".join(registration.qc.problems)))
+    to_dwi = registration.transform.GetInverse()
+    with trace.stage("resample_maps"):
+        adc = resample_to(maps.adc, t2w, to_dwi)
+        high_b = resample_to(maps.high_b, t2w, to_dwi)
+    return adc, high_b
+
+
+def _propagate_baseline(
+    t2w: Volume, baseline: Study, config: PipelineConfig, trace: _Trace
+) -> tuple[Volume, Volume] | None:
+    """Baseline T2W and its tumour mask carried onto the restaging T2W grid."""
+    base_series = baseline.require(SeriesRole.T2W)
+    base_t2w = base_series.require_volume()
+    mask = choose_bed_mask(baseline, base_series.series_uid)
+    if mask is None:
+        trace.warnings.append(f"baseline study {baseline.key} has no tumour mask")
+        return None
+    reg_cfg = config.registration
+    with trace.stage("register_baseline"):
+        rigid: Registration = register_linear(
+            t2w, base_t2w, config=reg_cfg.baseline_rigid, qc_config=reg_cfg.qc,
+            seed=reg_cfg.sampling_seed, threads=reg_cfg.threads,
+        )
+        registration = rigid
+        if reg_cfg.baseline_deformable.enabled:
+            registration = register_deformable(
+                t2w, base_t2w, initial=rigid, config=reg_cfg.baseline_deformable,
+                qc_config=reg_cfg.qc, seed=reg_cfg.sampling_seed, threads=reg_cfg.threads,
+            )
+    trace.provenance["registration_baseline"] = {
+        **registration.qc.as_dict(),
+        "convention": "maps restaging T2W (fixed) points to baseline T2W (moving) points",
+    }
+    if registration.qc.doubtful:
+        trace.quality.append(QualityFlag(QualityProblem.BASELINE_REGISTRATION_DOUBTFUL,
+                                         "; ".join(registration.qc.problems)))
+    with trace.stage("propagate_mask"):
+        moved_mask = resample_mask_smooth(mask.volume, t2w, registration.transform)
+        moved_t2w = resample_to(base_t2w, t2w, registration.transform)
+    return moved_t2w, moved_mask
+
+
+def analyse_imaging(
+    study_dir: Path, *, baseline_dir: Path | None, config: PipelineConfig
+) -> tuple[Study, ImagingResult]:
+    """Run every imaging stage on one restaging study (and its baseline, when given).
+
+    Problems that make a stage impossible become quality flags on the findings (the decision
+    then refuses cCR); unreadable input raises :class:`InputError`.
+    """
+    trace = _Trace()
+    with trace.stage("ingest"):
+        study = load_study(study_dir, rules=config.series_rules)
+    trace.provenance["restaging"] = {"study_key": study.key, "series": _series_summary(study)}
+    trace.warnings.extend(study.warnings)
+    t2_series = study.first(SeriesRole.T2W)
+    dwi_series = study.first(SeriesRole.DWI)
+    if t2_series is None:
+        trace.quality.append(QualityFlag(QualityProblem.NO_T2W, "no T2W series found"))
+        return study, _finish(trace, ImagingFindings(quality=tuple(trace.quality)), None)
+    t2w = t2_series.require_volume()
+    maps = ImagingMaps(t2w=t2w)
+
+    dwi_maps = None
+    if dwi_series is None:
+        trace.quality.append(QualityFlag(QualityProblem.NO_DWI, "no DWI series found"))
+    else:
+        try:
+            dwi_maps = _dwi_on_t2w(t2w, dwi_series.require_volume(), config, trace)
+        except InputError as exc:
+            trace.quality.append(QualityFlag(QualityProblem.TOO_FEW_B_VALUES, str(exc)))
+
+    bed_status = RoiStatus.MISSING
+    bed: Volume | None = None
+    given = choose_bed_mask(study, t2_series.series_uid)
+    if given is not None:
+        bed = resample_mask_smooth(given.volume, t2w) if not given.volume.same_grid(t2w) else given.volume
+        bed_status = RoiStatus.GIVEN
+    elif baseline_dir is not None:
+        with trace.stage("ingest_baseline"):
+            baseline = load_study(baseline_dir, rules=config.series_rules, roles=(SeriesRole.T2W,))
+        trace.provenance["baseline"] = {"study_key": baseline.key, "series": _series_summary(baseline)}
+        try:
+            propagated = _propagate_baseline(t2w, baseline, config, trace)
+        except PipelineError as exc:
+            trace.quality.append(QualityFlag(QualityProblem.BASELINE_REGISTRATION_DOUBTFUL, str(exc)))
+            propagated = None
+        if propagated is not None:
+            base_t2w, bed = propagated
+            bed_status = RoiStatus.PROPAGATED
+            maps = ImagingMaps(t2w=t2w, baseline_t2w=base_t2w, baseline_tumour=bed)
+    if bed is None or not (bed.array > 0).any():
+        trace.quality.append(QualityFlag(QualityProblem.NO_TUMOUR_BED,
+                                         "no tumour-bed mask given and none could be propagated"))
+        bed = None
+
+    if dwi_maps is None or bed is None:
+        findings = ImagingFindings(
+            tumour_bed_status=bed_status if bed is not None else RoiStatus.MISSING,
+            tumour_bed_volume_ml=_volume_ml(bed), quality=tuple(trace.quality),
+        )
+        adc, high_b = dwi_maps if dwi_maps is not None else (None, None)
+        return study, _finish(trace, findings, ImagingMaps(
+            t2w=t2w, adc=adc, high_b=high_b, tumour_bed=bed,
+            baseline_t2w=maps.baseline_t2w, baseline_tumour=maps.baseline_tumour))
+
+    adc, high_b = dwi_maps
+    with trace.stage("score"):
+        assessment = assess_bed(t2w, adc, high_b, bed, config=config.scoring)
+    trace.provenance["scoring"] = {
+        "scorer": SCORER_NAME,
+        "highb_reference": assessment.highb_reference,
+        "t2_reference": assessment.t2_reference,
+    }
+    findings = ImagingFindings(
+        p_residual=assessment.p_residual,
+        scorer=SCORER_NAME,
+        tumour_bed_status=bed_status,
+        tumour_bed_volume_ml=_volume_ml(bed),
+        restricted_volume_ml=assessment.restricted_volume_ml,
+        restricted_max_extent_mm=assessment.restricted_max_extent_mm,
+        shine_through_volume_ml=assessment.shine_through_volume_ml,
+        adc_median_bed=assessment.adc_median_bed,
+        adc_median_restricted=assessment.adc_median_restricted,
+        t2_intermediate_fraction=assessment.t2_intermediate_fraction,
+        t2_bright_fraction=assessment.t2_bright_fraction,
+        quality=tuple(trace.quality),
+    )
+    return study, _finish(trace, findings, ImagingMaps(
+        t2w=t2w, adc=adc, high_b=high_b, tumour_bed=bed, residual=assessment.residual_map,
+        baseline_t2w=maps.baseline_t2w, baseline_tumour=maps.baseline_tumour))
+
+
+def _volume_ml(mask: Volume | None) -> float | None:
+    if mask is None:
+        return None
+    return float((mask.array > 0).sum() * mask.voxel_volume_mm3 / 1000.0)
+
+
+def _finish(trace: _Trace, findings: ImagingFindings, maps: ImagingMaps | None) -> ImagingResult:
+    for flag in findings.quality:
+        log.warning("quality: %s: %s", flag.problem.value, flag.detail)
+    return ImagingResult(
+        findings=findings, maps=maps, provenance=dict(trace.provenance),
+        warnings=tuple(trace.warnings), timings=dict(trace.timings),
+    )
