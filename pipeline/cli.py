@@ -148,9 +148,9 @@ def run(
 
     _configure_logging(verbose)
     try:
-        resolve_device(device)
         result = run_study(study_dir, clinical_path=clinical, out_dir=out,
-                           config=load_config(config), baseline_dir=baseline)
+                           config=load_config(config), baseline_dir=baseline,
+                           device=resolve_device(device))
     except PipelineError as exc:
         raise _fail(exc) from exc
     typer.echo(f"decision: {result.decision['decision']}  (written to {out / 'decision.json'})")

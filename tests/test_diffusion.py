@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.config.diffusion import AdcFit
-from pipeline.diffusion import compute_maps, fit_log_linear, select_b_values
+from pipeline.diffusion import compute_maps, fit_log_linear, fit_log_linear_torch, select_b_values
 from pipeline.errors import InputError
 from pipeline.volume import Volume
 
@@ -110,3 +110,25 @@ def test_refuses_nan_and_3d_input() -> None:
         compute_maps(broken, config=load_config().diffusion)
     with pytest.raises(InputError, match="4-D"):
         compute_maps(dwi.channel(0), config=load_config().diffusion)
+
+
+def _devices() -> list[str]:
+    import torch
+
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def test_torch_fit_equals_numpy_fit(device: str, weighted: bool) -> None:
+    if device not in _devices():
+        pytest.skip("CUDA not available")
+    rng = np.random.default_rng(5)
+    b = np.array([50.0, 500.0, 1000.0])
+    signal = rng.uniform(20, 1000, size=(3, 5000)) * np.exp(-np.outer(b, rng.uniform(0.5e-3, 3e-3, 5000)))
+    valid = signal > 25
+    ref = fit_log_linear(signal, b, valid=valid, weighted=weighted)
+    out = fit_log_linear_torch(signal, b, valid=valid, weighted=weighted, device=device, chunk=1234)
+    np.testing.assert_allclose(out.adc, ref.adc, rtol=1e-4, equal_nan=True)
+    np.testing.assert_allclose(out.s0, ref.s0, rtol=1e-4, equal_nan=True)
+    np.testing.assert_array_equal(out.n_points, ref.n_points)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pipeline.diffusion._fit import VoxelFit, fit_log_linear
+from pipeline.diffusion._fit_torch import fit_log_linear_torch
 from pipeline.diffusion._maps import (
     ADC_UNITS,
     DiffusionMaps,
@@ -20,5 +21,6 @@ __all__ = [
     "compute_maps",
     "estimate_noise_sigma",
     "fit_log_linear",
+    "fit_log_linear_torch",
     "select_b_values",
 ]

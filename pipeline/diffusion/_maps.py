@@ -104,7 +104,7 @@ def rician_corrected(signal: npt.NDArray[np.float64], sigma: float) -> npt.NDArr
     return np.sqrt(np.maximum(signal * signal - 2.0 * sigma * sigma, 0.0))
 
 
-def compute_maps(dwi: Volume, *, config: DiffusionConfig) -> DiffusionMaps:
+def compute_maps(dwi: Volume, *, config: DiffusionConfig, device: str | None = None) -> DiffusionMaps:
     """Fit ADC per voxel and compute the high-b image.
 
     Parameters
@@ -113,6 +113,9 @@ def compute_maps(dwi: Volume, *, config: DiffusionConfig) -> DiffusionMaps:
         4-D DWI volume ``[b, z, y, x]`` with ``b_values`` in s/mm^2 (trace images).
     config
         Fit settings (b-value window, noise floor, high-b value).
+    device
+        ``None``: numpy fit on the CPU. ``"cpu"`` or ``"cuda"``: the PyTorch fit on that device
+        (same results within float32 tolerance).
 
     Returns
     -------
@@ -136,7 +139,13 @@ def compute_maps(dwi: Volume, *, config: DiffusionConfig) -> DiffusionMaps:
     valid = flat > config.noise_floor_factor * sigma if sigma > 0 else None
     if config.rician_correction and sigma > 0:
         flat = rician_corrected(flat, sigma)
-    fit = fit_log_linear(flat, b, valid=valid, weighted=config.fit is AdcFit.WEIGHTED)
+    weighted = config.fit is AdcFit.WEIGHTED
+    if device is None:
+        fit = fit_log_linear(flat, b, valid=valid, weighted=weighted)
+    else:
+        from pipeline.diffusion._fit_torch import fit_log_linear_torch
+
+        fit = fit_log_linear_torch(flat, b, valid=valid, weighted=weighted, device=device)
 
     adc_mm2s = np.clip(fit.adc, 0.0, config.adc_max * 1e-3)
     good = np.isfinite(fit.adc)

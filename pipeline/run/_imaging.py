@@ -80,10 +80,11 @@ def choose_bed_mask(study: Study, t2w_uid: str) -> RoiMask | None:
 
 
 def _dwi_on_t2w(
-    t2w: Volume, dwi: Volume, config: PipelineConfig, trace: _Trace
+    t2w: Volume, dwi: Volume, config: PipelineConfig, trace: _Trace, device: str
 ) -> tuple[Volume, Volume] | None:
     with trace.stage("diffusion"):
-        maps = compute_maps(dwi, config=config.diffusion)
+        maps = compute_maps(dwi, config=config.diffusion,
+                            device="cuda" if device == "cuda" else None)
     trace.provenance["diffusion"] = maps.qc.as_dict()
     if maps.qc.fitted_fraction < 0.5:
         trace.quality.append(QualityFlag(QualityProblem.ADC_FIT_POOR,
@@ -149,9 +150,11 @@ def _propagate_baseline(
 
 
 def analyse_imaging(
-    study_dir: Path, *, baseline_dir: Path | None, config: PipelineConfig
+    study_dir: Path, *, baseline_dir: Path | None, config: PipelineConfig, device: str = "cpu"
 ) -> tuple[Study, ImagingResult]:
     """Run every imaging stage on one restaging study (and its baseline, when given).
+
+    ``device`` is ``"cpu"`` (numpy) or ``"cuda"`` (PyTorch on the GPU, where it helps).
 
     Problems that make a stage impossible become quality flags on the findings (the decision
     then refuses cCR); unreadable input raises :class:`InputError`.
@@ -174,7 +177,7 @@ def analyse_imaging(
         trace.quality.append(QualityFlag(QualityProblem.NO_DWI, "no DWI series found"))
     else:
         try:
-            dwi_maps = _dwi_on_t2w(t2w, dwi_series.require_volume(), config, trace)
+            dwi_maps = _dwi_on_t2w(t2w, dwi_series.require_volume(), config, trace, device)
         except InputError as exc:
             trace.quality.append(QualityFlag(QualityProblem.TOO_FEW_B_VALUES, str(exc)))
 

@@ -48,6 +48,7 @@ def run_study(
     out_dir: Path,
     config: PipelineConfig,
     baseline_dir: Path | None = None,
+    device: str = "cpu",
 ) -> StudyRun:
     """Assess one restaging study and write ``out_dir/decision.json`` and the other outputs.
 
@@ -60,7 +61,9 @@ def run_study(
     error: str | None = None
     study_key = "unknown"
     try:
-        study, imaging = analyse_imaging(study_dir, baseline_dir=baseline_dir, config=config)
+        study, imaging = analyse_imaging(
+            study_dir, baseline_dir=baseline_dir, config=config, device=device
+        )
         study_key = study.key
         findings = imaging.findings
     except PipelineError as exc:
@@ -78,7 +81,8 @@ def run_study(
     provenance = build_provenance(
         config=config,
         inputs={"restaging": study_dir, "baseline": baseline_dir, "clinical": clinical_path},
-        stages={**(imaging.provenance if imaging else {}), "findings": _findings_dict(findings)},
+        stages={**(imaging.provenance if imaging else {}), "findings": _findings_dict(findings),
+                "device": device},
         timings=timings,
         warnings=list(imaging.warnings) if imaging else [],
     )
