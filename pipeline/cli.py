@@ -66,20 +66,29 @@ def _version_callback(value: bool) -> None:
 def main(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version_callback, is_eager=True,
-                     help="Print the version and exit."),
+        typer.Option(
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
     ] = False,
 ) -> None:
     """ccr-pipeline command line."""
 
 
-Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True,
-                                      help="More log output (-v info, -vv debug).")]
+Verbose = Annotated[
+    int, typer.Option("--verbose", "-v", count=True, help="More log output (-v info, -vv debug).")
+]
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", exists=True, dir_okay=False,
-                 help="YAML file overriding shipped defaults, with section names as top-level "
-                      "keys (registration, diffusion, scoring, decision, series_rules)."),
+    typer.Option(
+        "--config",
+        exists=True,
+        dir_okay=False,
+        help="YAML file overriding shipped defaults, with section names as top-level "
+        "keys (registration, diffusion, scoring, decision, series_rules).",
+    ),
 ]
 
 
@@ -109,27 +118,40 @@ def phantom(
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        written = generate_cohort(out, cases=cases, seed=seed, options=PhantomOptions(small=small),
-                                  progress=advance)
+        written = generate_cohort(
+            out, cases=cases, seed=seed, options=PhantomOptions(small=small), progress=advance
+        )
     typer.echo(f"wrote {len(written)} cases to {out}")
 
 
 @app.command()
 def run(
-    study_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False,
-                                              help="Folder with the restaging MRI study (DICOM).")],
+    study_dir: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, file_okay=False, help="Folder with the restaging MRI study (DICOM)."
+        ),
+    ],
     clinical: Annotated[
         Path | None,
-        typer.Option("--clinical", exists=True, dir_okay=False,
-                     help="Clinical findings (YAML/JSON): DRE, endoscopy, biopsy, nodes, ... "
-                          "Without it the decision is 'indeterminate'."),
+        typer.Option(
+            "--clinical",
+            exists=True,
+            dir_okay=False,
+            help="Clinical findings (YAML/JSON): DRE, endoscopy, biopsy, nodes, ... "
+            "Without it the decision is 'indeterminate'.",
+        ),
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("ccr-out"),
     baseline: Annotated[
         Path | None,
-        typer.Option("--baseline", exists=True, file_okay=False,
-                     help="Baseline (pre-treatment) study; its tumour mask is carried onto the "
-                          "restaging scan when the restaging study has no tumour-bed mask."),
+        typer.Option(
+            "--baseline",
+            exists=True,
+            file_okay=False,
+            help="Baseline (pre-treatment) study; its tumour mask is carried onto the "
+            "restaging scan when the restaging study has no tumour-bed mask.",
+        ),
     ] = None,
     device: Annotated[
         DeviceChoice, typer.Option(help="Compute device; auto uses CUDA when PyTorch sees it.")
@@ -148,15 +170,19 @@ def run(
 
     _configure_logging(verbose)
     try:
-        result = run_study(study_dir, clinical_path=clinical, out_dir=out,
-                           config=load_config(config), baseline_dir=baseline,
-                           device=resolve_device(device))
+        result = run_study(
+            study_dir,
+            clinical_path=clinical,
+            out_dir=out,
+            config=load_config(config),
+            baseline_dir=baseline,
+            device=resolve_device(device),
+        )
     except PipelineError as exc:
         raise _fail(exc) from exc
     typer.echo(f"decision: {result.decision['decision']}  (written to {out / 'decision.json'})")
     if result.error is not None:
         raise typer.Exit(EXIT_BAD_INPUT)
-
 
 
 @app.command()
@@ -179,8 +205,10 @@ def demo(
     console = Console()
     console.print(render_demo_table(rows))
     agree = sum(row.agrees for row in rows)
-    console.print(f"{agree}/{len(rows)} decisions agree with the phantom truth. "
-                  f"Outputs in {out}/. {RESEARCH_USE_STATEMENT}")
+    console.print(
+        f"{agree}/{len(rows)} decisions agree with the phantom truth. "
+        f"Outputs in {out}/. {RESEARCH_USE_STATEMENT}"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -62,14 +62,16 @@ def run_demo(out: Path, *, root: Path | None = None) -> list[DemoRow]:
             truth_file = case / "truth.json"
             truth = json.loads(truth_file.read_text()) if truth_file.exists() else {}
             provenance = json.loads((out / case.name / "provenance.json").read_text())
-            rows.append(DemoRow(
-                case=case.name,
-                case_type=str(truth.get("case_type", "?")),
-                expected=str(truth.get("expected_decision", "?")),
-                decision=str(result.decision["decision"]),
-                p_residual=result.decision.get("p_residual"),
-                seconds=float(provenance["timings_s"]["total"]),
-            ))
+            rows.append(
+                DemoRow(
+                    case=case.name,
+                    case_type=str(truth.get("case_type", "?")),
+                    expected=str(truth.get("expected_decision", "?")),
+                    decision=str(result.decision["decision"]),
+                    p_residual=result.decision.get("p_residual"),
+                    seconds=float(provenance["timings_s"]["total"]),
+                )
+            )
             progress.advance(task)
     return rows
 
@@ -81,6 +83,7 @@ def render_demo_table(rows: list[DemoRow]) -> Table:
     for row in rows:
         p = "-" if row.p_residual is None else f"{row.p_residual:.2f}"
         mark = "[green]yes[/]" if row.agrees else "[red]NO[/]"
-        table.add_row(row.case, row.case_type, row.expected, row.decision, p, mark,
-                      f"{row.seconds:.1f}")
+        table.add_row(
+            row.case, row.case_type, row.expected, row.decision, p, mark, f"{row.seconds:.1f}"
+        )
     return table

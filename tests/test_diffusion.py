@@ -125,7 +125,9 @@ def test_torch_fit_equals_numpy_fit(device: str, weighted: bool) -> None:
         pytest.skip("CUDA not available")
     rng = np.random.default_rng(5)
     b = np.array([50.0, 500.0, 1000.0])
-    signal = rng.uniform(20, 1000, size=(3, 5000)) * np.exp(-np.outer(b, rng.uniform(0.5e-3, 3e-3, 5000)))
+    signal = rng.uniform(20, 1000, size=(3, 5000)) * np.exp(
+        -np.outer(b, rng.uniform(0.5e-3, 3e-3, 5000))
+    )
     valid = signal > 25
     ref = fit_log_linear(signal, b, valid=valid, weighted=weighted)
     out = fit_log_linear_torch(signal, b, valid=valid, weighted=weighted, device=device, chunk=1234)

@@ -23,8 +23,12 @@ def pelvis_like(shape=(30, 96, 96), spacing=(1.5, 1.5, 3.0)) -> Volume:
     z, y, x = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
     pz, py, px = z * spacing[2], y * spacing[1], x * spacing[0]
     cz, cy, cx = (np.array(shape) - 1) * np.array(spacing[::-1]) / 2
+
     def ell(oz, oy, ox, rz, ry, rx):
-        return ((pz - cz - oz) / rz) ** 2 + ((py - cy - oy) / ry) ** 2 + ((px - cx - ox) / rx) ** 2 < 1
+        return ((pz - cz - oz) / rz) ** 2 + ((py - cy - oy) / ry) ** 2 + (
+            (px - cx - ox) / rx
+        ) ** 2 < 1
+
     image = np.zeros(shape, np.float32)
     image[ell(0, 0, 0, 40, 55, 65)] = 300
     image[ell(0, -20, 0, 20, 18, 30)] = 900
@@ -65,8 +69,12 @@ def test_same_seed_gives_identical_transform() -> None:
     shift = sitk.TranslationTransform(3, (3.0, 2.0, 0.0))
     moving = moved(fixed, shift)
     config = load_config().registration
-    a = register_linear(fixed, moving, config=config.dwi_to_t2w, qc_config=config.qc, seed=7, threads=1)
-    b = register_linear(fixed, moving, config=config.dwi_to_t2w, qc_config=config.qc, seed=7, threads=1)
+    a = register_linear(
+        fixed, moving, config=config.dwi_to_t2w, qc_config=config.qc, seed=7, threads=1
+    )
+    b = register_linear(
+        fixed, moving, config=config.dwi_to_t2w, qc_config=config.qc, seed=7, threads=1
+    )
     assert a.transform.GetParameters() == b.transform.GetParameters()
 
 
@@ -84,7 +92,7 @@ def test_deformable_carries_a_mask_with_high_dice() -> None:
     fixed = pelvis_like()
     field = sitk.Image(list(fixed.size_xyz), sitk.sitkVectorFloat64, 3)
     field.CopyInformation(fixed.to_sitk())
-    z, y, x = np.meshgrid(*[np.arange(n) for n in fixed.shape], indexing="ij")
+    _, y, x = np.meshgrid(*[np.arange(n) for n in fixed.shape], indexing="ij")
     disp = np.zeros((*fixed.shape, 3))
     disp[..., 0] = 3.0 * np.sin(y / fixed.shape[1] * np.pi)
     disp[..., 1] = 2.0 * np.cos(x / fixed.shape[2] * np.pi)
@@ -95,9 +103,12 @@ def test_deformable_carries_a_mask_with_high_dice() -> None:
     truth_mask = fixed.with_array((fixed.array > 750).astype(np.uint8), kind=VolumeKind.LABEL)
     moving_mask = resample_mask_smooth(truth_mask, fixed, warp)
     config = load_config().registration
-    rigid = register_linear(fixed, moving, config=config.baseline_rigid, qc_config=config.qc, seed=1)
-    result = register_deformable(fixed, moving, initial=rigid, config=config.baseline_deformable,
-                                 qc_config=config.qc, seed=1)
+    rigid = register_linear(
+        fixed, moving, config=config.baseline_rigid, qc_config=config.qc, seed=1
+    )
+    result = register_deformable(
+        fixed, moving, initial=rigid, config=config.baseline_deformable, qc_config=config.qc, seed=1
+    )
     carried = resample_mask_smooth(moving_mask, fixed, result.transform)
     a, b = carried.array > 0, truth_mask.array > 0
     dice = 2 * (a & b).sum() / (a.sum() + b.sum())

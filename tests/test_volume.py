@@ -15,8 +15,11 @@ OBLIQUE = tuple(
 
 
 def make(shape=(4, 5, 6), **kw) -> Volume:
-    return Volume(np.arange(np.prod(shape), dtype=np.float32).reshape(shape),
-                  spacing=kw.pop("spacing", (0.7, 0.8, 3.0)), **kw)
+    return Volume(
+        np.arange(np.prod(shape), dtype=np.float32).reshape(shape),
+        spacing=kw.pop("spacing", (0.7, 0.8, 3.0)),
+        **kw,
+    )
 
 
 def test_array_is_read_only_and_input_not_mutated() -> None:
@@ -42,7 +45,9 @@ def test_index_to_world_matches_simpleitk() -> None:
         expected = image.TransformIndexToPhysicalPoint(index)
         np.testing.assert_allclose(volume.index_to_world(index), expected, atol=1e-9)
         np.testing.assert_allclose(volume.world_to_index(expected), index, atol=1e-9)
-    np.testing.assert_allclose(volume.affine @ [5, 4, 3, 1], [*image.TransformIndexToPhysicalPoint((5, 4, 3)), 1])
+    np.testing.assert_allclose(
+        volume.affine @ [5, 4, 3, 1], [*image.TransformIndexToPhysicalPoint((5, 4, 3)), 1]
+    )
 
 
 def test_bad_geometry_is_refused_with_the_value() -> None:
@@ -58,8 +63,9 @@ def test_bad_geometry_is_refused_with_the_value() -> None:
 
 def test_channels_and_b_values() -> None:
     base = make()
-    dwi = stack_channels([base, base.with_array(base.array * 2)], channels=("b0", "b1000"),
-                         b_values=(0, 1000))
+    dwi = stack_channels(
+        [base, base.with_array(base.array * 2)], channels=("b0", "b1000"), b_values=(0, 1000)
+    )
     assert dwi.n_channels == 2 and dwi.shape == base.shape
     np.testing.assert_array_equal(dwi.channel_for_b(1000).array, base.array * 2)
     with pytest.raises(GeometryError, match="no channel with b = 500"):

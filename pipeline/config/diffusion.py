@@ -16,7 +16,9 @@ class AdcFit(str, Enum):
 
 class DiffusionConfig(FrozenModel):
     fit: AdcFit = AdcFit.LOG_LINEAR
-    min_b_value: float = Field(default=50.0, ge=0, description="s/mm^2; lower b-values are left out")
+    min_b_value: float = Field(
+        default=50.0, ge=0, description="s/mm^2; lower b-values are left out"
+    )
     max_b_value: float | None = Field(default=None, gt=0)
     fallback_include_b0: bool = Field(
         default=True, description="use b < min_b_value when fewer than two b-values remain"

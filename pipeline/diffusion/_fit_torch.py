@@ -52,7 +52,9 @@ def fit_log_linear_torch(
             rms = torch.sqrt((resid * resid).sum(0) / torch.clamp(n_points, min=1))
             nan = torch.full_like(slope, float("nan"))
             outputs["adc"].append(torch.where(good, -slope, nan).double().cpu().numpy())
-            outputs["s0"].append(torch.where(good, torch.exp(intercept), nan).double().cpu().numpy())
+            outputs["s0"].append(
+                torch.where(good, torch.exp(intercept), nan).double().cpu().numpy()
+            )
             outputs["rms"].append(torch.where(good, rms, nan).double().cpu().numpy())
             outputs["n"].append(n_points.cpu().numpy())
     return VoxelFit(

@@ -104,7 +104,9 @@ def rician_corrected(signal: npt.NDArray[np.float64], sigma: float) -> npt.NDArr
     return np.sqrt(np.maximum(signal * signal - 2.0 * sigma * sigma, 0.0))
 
 
-def compute_maps(dwi: Volume, *, config: DiffusionConfig, device: str | None = None) -> DiffusionMaps:
+def compute_maps(
+    dwi: Volume, *, config: DiffusionConfig, device: str | None = None
+) -> DiffusionMaps:
     """Fit ADC per voxel and compute the high-b image.
 
     Parameters

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 def _mesh_size(image: sitk.Image, spacing_mm: float) -> list[int]:
     extent = np.asarray(image.GetSize()) * np.asarray(image.GetSpacing())
-    return [max(1, int(round(e / spacing_mm))) for e in extent]
+    return [max(1, round(e / spacing_mm)) for e in extent]
 
 
 def displacement_stats(

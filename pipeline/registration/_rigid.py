@@ -69,7 +69,9 @@ def configure_method(
     return method
 
 
-def rigid_motion(transform: sitk.Transform, centre: tuple[float, float, float]) -> tuple[float, float]:
+def rigid_motion(
+    transform: sitk.Transform, centre: tuple[float, float, float]
+) -> tuple[float, float]:
     """Rotation angle (deg) and displacement of ``centre`` (mm) of a linear transform."""
     matrix = np.eye(3)
     inner = transform

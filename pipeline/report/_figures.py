@@ -62,7 +62,7 @@ def overlay_figure(
     reference = panels[0].image
     z = pick_slice(bed, reference.shape[0])
     bed_slice = (bed.array[z] > 0) if bed is not None else np.zeros(reference.shape[1:], bool)
-    pad = int(round(crop_mm / min(reference.spacing[:2])))
+    pad = round(crop_mm / min(reference.spacing[:2]))
     box = _crop_box(bed_slice, reference.shape[1:], pad)
     fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.9), dpi=100)
     axes = np.atleast_1d(axes)

@@ -10,8 +10,10 @@ from typing import Any
 from pipeline import RESEARCH_USE_STATEMENT
 
 _STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1d2733;max-width:1200px}
-.banner{background:#fff3cd;border:1px solid #e0c36b;padding:8px 12px;border-radius:6px;font-weight:600}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;
+  color:#1d2733;max-width:1200px}
+.banner{background:#fff3cd;border:1px solid #e0c36b;padding:8px 12px;border-radius:6px;
+  font-weight:600}
 .decision{font-size:28px;font-weight:700;margin:16px 0 4px}
 .cCR{color:#1a7f37}.near_cCR{color:#9a6700}.incomplete{color:#cf222e}.indeterminate{color:#57606a}
 table{border-collapse:collapse;margin:8px 0 16px;font-size:14px}
@@ -36,6 +38,7 @@ def render_report(
 ) -> str:
     """HTML text of the report. ``figures`` are (caption, PNG bytes) pairs, embedded inline."""
     outcome = str(decision.get("decision", "indeterminate"))
+    outcome_html = html.escape(outcome)
     rows = []
     for criterion in decision.get("criteria", []):
         status = html.escape(str(criterion.get("status", "unknown")))
@@ -47,9 +50,10 @@ def render_report(
     figure_html = []
     for index, (caption, png) in enumerate(figures):
         data = base64.b64encode(png).decode("ascii")
+        caption_html = html.escape(caption)
         figure_html.append(
-            f"<figure id='figure-{index}'><img alt='{html.escape(caption)}' "
-            f"src='data:image/png;base64,{data}'><figcaption>{html.escape(caption)}</figcaption></figure>"
+            f"<figure id='figure-{index}'><img alt='{caption_html}' "
+            f"src='data:image/png;base64,{data}'><figcaption>{caption_html}</figcaption></figure>"
         )
     p = decision.get("p_residual")
     p_text = "not available" if p is None else f"{float(p):.3f}"
@@ -61,7 +65,7 @@ def render_report(
         f"<style>{_STYLE}</style></head><body>",
         f"<div class='banner'>{html.escape(RESEARCH_USE_STATEMENT)}</div>",
         f"<h1>Response assessment, study {html.escape(str(decision.get('study_key', '')))}</h1>",
-        f"<div class='decision {html.escape(outcome)}' id='decision'>Decision: {html.escape(outcome)}</div>",
+        f"<div class='decision {outcome_html}' id='decision'>Decision: {outcome_html}</div>",
         f"<p>P(residual tumour): <b>{p_text}</b></p>",
     ]
     if missing:

@@ -32,19 +32,29 @@ def _figures(maps: ImagingMaps, study_key: str) -> list[tuple[str, bytes]]:
     if maps.high_b is not None:
         panels.append(Panel("computed high-b", maps.high_b))
     if maps.adc is not None:
-        panels.append(Panel("ADC", maps.adc, window=(0.0, 3.0), cmap="gray",
-                            colorbar_label="1e-3 mm²/s"))
-    figures.append((
-        "Restaging: tumour bed (cyan outline) and restricted diffusion (red)",
-        overlay_figure(panels, bed=maps.tumour_bed, residual=maps.residual,
-                       title=f"study {study_key}"),
-    ))
+        panels.append(
+            Panel("ADC", maps.adc, window=(0.0, 3.0), cmap="gray", colorbar_label="1e-3 mm²/s")
+        )
+    figures.append(
+        (
+            "Restaging: tumour bed (cyan outline) and restricted diffusion (red)",
+            overlay_figure(
+                panels, bed=maps.tumour_bed, residual=maps.residual, title=f"study {study_key}"
+            ),
+        )
+    )
     if maps.baseline_t2w is not None:
-        figures.append((
-            "Baseline T2W registered to restaging (left) beside restaging T2W (right)",
-            overlay_figure([Panel("baseline T2W", maps.baseline_t2w), Panel("restaging T2W", maps.t2w)],
-                           bed=maps.tumour_bed, residual=None, title="baseline vs restaging"),
-        ))
+        figures.append(
+            (
+                "Baseline T2W registered to restaging (left) beside restaging T2W (right)",
+                overlay_figure(
+                    [Panel("baseline T2W", maps.baseline_t2w), Panel("restaging T2W", maps.t2w)],
+                    bed=maps.tumour_bed,
+                    residual=None,
+                    title="baseline vs restaging",
+                ),
+            )
+        )
     return figures
 
 

@@ -83,30 +83,44 @@ def _dwi_on_t2w(
     t2w: Volume, dwi: Volume, config: PipelineConfig, trace: _Trace, device: str
 ) -> tuple[Volume, Volume] | None:
     with trace.stage("diffusion"):
-        maps = compute_maps(dwi, config=config.diffusion,
-                            device="cuda" if device == "cuda" else None)
+        maps = compute_maps(
+            dwi, config=config.diffusion, device="cuda" if device == "cuda" else None
+        )
     trace.provenance["diffusion"] = maps.qc.as_dict()
     if maps.qc.fitted_fraction < 0.5:
-        trace.quality.append(QualityFlag(QualityProblem.ADC_FIT_POOR,
-                                         f"only {maps.qc.fitted_fraction:.0%} of body voxels fitted"))
+        trace.quality.append(
+            QualityFlag(
+                QualityProblem.ADC_FIT_POOR,
+                f"only {maps.qc.fitted_fraction:.0%} of body voxels fitted",
+            )
+        )
     low_b = dwi.channel(int(np.argmin(dwi.b_values)))
     reg_cfg = config.registration
     with trace.stage("register_dwi_t2w"):
         try:
             registration = register_linear(
-                low_b, t2w, config=reg_cfg.dwi_to_t2w, qc_config=reg_cfg.qc,
-                seed=reg_cfg.sampling_seed, threads=reg_cfg.threads, fixed_mask=maps.mask,
+                low_b,
+                t2w,
+                config=reg_cfg.dwi_to_t2w,
+                qc_config=reg_cfg.qc,
+                seed=reg_cfg.sampling_seed,
+                threads=reg_cfg.threads,
+                fixed_mask=maps.mask,
             )
         except RegistrationError as exc:
             trace.quality.append(QualityFlag(QualityProblem.DWI_REGISTRATION_FAILED, str(exc)))
             return None
     trace.provenance["registration_dwi_t2w"] = {
-        **registration.qc.as_dict(), "transform": registration.parameters(),
+        **registration.qc.as_dict(),
+        "transform": registration.parameters(),
         "convention": "maps DWI (fixed) points to T2W (moving) points",
     }
     if registration.qc.doubtful:
-        trace.quality.append(QualityFlag(QualityProblem.DWI_REGISTRATION_DOUBTFUL,
-                                         "; ".join(registration.qc.problems)))
+        trace.quality.append(
+            QualityFlag(
+                QualityProblem.DWI_REGISTRATION_DOUBTFUL, "; ".join(registration.qc.problems)
+            )
+        )
     to_dwi = registration.transform.GetInverse()
     with trace.stage("resample_maps"):
         adc = resample_to(maps.adc, t2w, to_dwi)
@@ -127,22 +141,34 @@ def _propagate_baseline(
     reg_cfg = config.registration
     with trace.stage("register_baseline"):
         rigid: Registration = register_linear(
-            t2w, base_t2w, config=reg_cfg.baseline_rigid, qc_config=reg_cfg.qc,
-            seed=reg_cfg.sampling_seed, threads=reg_cfg.threads,
+            t2w,
+            base_t2w,
+            config=reg_cfg.baseline_rigid,
+            qc_config=reg_cfg.qc,
+            seed=reg_cfg.sampling_seed,
+            threads=reg_cfg.threads,
         )
         registration = rigid
         if reg_cfg.baseline_deformable.enabled:
             registration = register_deformable(
-                t2w, base_t2w, initial=rigid, config=reg_cfg.baseline_deformable,
-                qc_config=reg_cfg.qc, seed=reg_cfg.sampling_seed, threads=reg_cfg.threads,
+                t2w,
+                base_t2w,
+                initial=rigid,
+                config=reg_cfg.baseline_deformable,
+                qc_config=reg_cfg.qc,
+                seed=reg_cfg.sampling_seed,
+                threads=reg_cfg.threads,
             )
     trace.provenance["registration_baseline"] = {
         **registration.qc.as_dict(),
         "convention": "maps restaging T2W (fixed) points to baseline T2W (moving) points",
     }
     if registration.qc.doubtful:
-        trace.quality.append(QualityFlag(QualityProblem.BASELINE_REGISTRATION_DOUBTFUL,
-                                         "; ".join(registration.qc.problems)))
+        trace.quality.append(
+            QualityFlag(
+                QualityProblem.BASELINE_REGISTRATION_DOUBTFUL, "; ".join(registration.qc.problems)
+            )
+        )
     with trace.stage("propagate_mask"):
         moved_mask = resample_mask_smooth(mask.volume, t2w, registration.transform)
         moved_t2w = resample_to(base_t2w, t2w, registration.transform)
@@ -185,35 +211,58 @@ def analyse_imaging(
     bed: Volume | None = None
     given = choose_bed_mask(study, t2_series.series_uid)
     if given is not None:
-        bed = resample_mask_smooth(given.volume, t2w) if not given.volume.same_grid(t2w) else given.volume
+        bed = (
+            resample_mask_smooth(given.volume, t2w)
+            if not given.volume.same_grid(t2w)
+            else given.volume
+        )
         bed_status = RoiStatus.GIVEN
     elif baseline_dir is not None:
         with trace.stage("ingest_baseline"):
             baseline = load_study(baseline_dir, rules=config.series_rules, roles=(SeriesRole.T2W,))
-        trace.provenance["baseline"] = {"study_key": baseline.key, "series": _series_summary(baseline)}
+        trace.provenance["baseline"] = {
+            "study_key": baseline.key,
+            "series": _series_summary(baseline),
+        }
         try:
             propagated = _propagate_baseline(t2w, baseline, config, trace)
         except PipelineError as exc:
-            trace.quality.append(QualityFlag(QualityProblem.BASELINE_REGISTRATION_DOUBTFUL, str(exc)))
+            trace.quality.append(
+                QualityFlag(QualityProblem.BASELINE_REGISTRATION_DOUBTFUL, str(exc))
+            )
             propagated = None
         if propagated is not None:
             base_t2w, bed = propagated
             bed_status = RoiStatus.PROPAGATED
             maps = ImagingMaps(t2w=t2w, baseline_t2w=base_t2w, baseline_tumour=bed)
     if bed is None or not (bed.array > 0).any():
-        trace.quality.append(QualityFlag(QualityProblem.NO_TUMOUR_BED,
-                                         "no tumour-bed mask given and none could be propagated"))
+        trace.quality.append(
+            QualityFlag(
+                QualityProblem.NO_TUMOUR_BED,
+                "no tumour-bed mask given and none could be propagated",
+            )
+        )
         bed = None
 
     if dwi_maps is None or bed is None:
         findings = ImagingFindings(
             tumour_bed_status=bed_status if bed is not None else RoiStatus.MISSING,
-            tumour_bed_volume_ml=_volume_ml(bed), quality=tuple(trace.quality),
+            tumour_bed_volume_ml=_volume_ml(bed),
+            quality=tuple(trace.quality),
         )
         adc, high_b = dwi_maps if dwi_maps is not None else (None, None)
-        return study, _finish(trace, findings, ImagingMaps(
-            t2w=t2w, adc=adc, high_b=high_b, tumour_bed=bed,
-            baseline_t2w=maps.baseline_t2w, baseline_tumour=maps.baseline_tumour))
+        return study, _finish(
+            trace,
+            findings,
+            ImagingMaps(
+                t2w=t2w,
+                adc=adc,
+                high_b=high_b,
+                tumour_bed=bed,
+                baseline_t2w=maps.baseline_t2w,
+                baseline_tumour=maps.baseline_tumour,
+            ),
+        )
 
     adc, high_b = dwi_maps
     with trace.stage("score"):
@@ -237,9 +286,19 @@ def analyse_imaging(
         t2_bright_fraction=assessment.t2_bright_fraction,
         quality=tuple(trace.quality),
     )
-    return study, _finish(trace, findings, ImagingMaps(
-        t2w=t2w, adc=adc, high_b=high_b, tumour_bed=bed, residual=assessment.residual_map,
-        baseline_t2w=maps.baseline_t2w, baseline_tumour=maps.baseline_tumour))
+    return study, _finish(
+        trace,
+        findings,
+        ImagingMaps(
+            t2w=t2w,
+            adc=adc,
+            high_b=high_b,
+            tumour_bed=bed,
+            residual=assessment.residual_map,
+            baseline_t2w=maps.baseline_t2w,
+            baseline_tumour=maps.baseline_tumour,
+        ),
+    )
 
 
 def _volume_ml(mask: Volume | None) -> float | None:
@@ -252,6 +311,9 @@ def _finish(trace: _Trace, findings: ImagingFindings, maps: ImagingMaps | None) 
     for flag in findings.quality:
         log.warning("quality: %s: %s", flag.problem.value, flag.detail)
     return ImagingResult(
-        findings=findings, maps=maps, provenance=dict(trace.provenance),
-        warnings=tuple(trace.warnings), timings=dict(trace.timings),
+        findings=findings,
+        maps=maps,
+        provenance=dict(trace.provenance),
+        warnings=tuple(trace.warnings),
+        timings=dict(trace.timings),
     )

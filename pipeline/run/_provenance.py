@@ -52,13 +52,17 @@ def build_provenance(
     return {
         "research_use": RESEARCH_USE_STATEMENT,
         "versions": library_versions(),
-        "platform": {"system": platform.system(), "machine": platform.machine(),
-                     "cpu_count": os.cpu_count()},
+        "platform": {
+            "system": platform.system(),
+            "machine": platform.machine(),
+            "cpu_count": os.cpu_count(),
+        },
         "config": config.model_dump(mode="json"),
         "seeds": {"registration_sampling": config.registration.sampling_seed},
         "threads": {"registration": config.registration.threads or "SimpleITK default"},
-        "inputs": {name: hash_tree(path) if path is not None else None
-                   for name, path in inputs.items()},
+        "inputs": {
+            name: hash_tree(path) if path is not None else None for name, path in inputs.items()
+        },
         "stages": stages,
         "timings_s": timings,
         "warnings": warnings,

@@ -69,9 +69,7 @@ def run_study(
     except PipelineError as exc:
         error = str(exc)
         log.error("imaging failed: %s", error)
-        findings = ImagingFindings(
-            quality=(QualityFlag(QualityProblem.IMAGING_UNREADABLE, error),)
-        )
+        findings = ImagingFindings(quality=(QualityFlag(QualityProblem.IMAGING_UNREADABLE, error),))
     decision = decide(clinical, findings, config=config.decision)
     payload = decision_to_dict(decision, study_key=study_key, provenance_ref="provenance.json")
     if error is not None:
@@ -81,8 +79,11 @@ def run_study(
     provenance = build_provenance(
         config=config,
         inputs={"restaging": study_dir, "baseline": baseline_dir, "clinical": clinical_path},
-        stages={**(imaging.provenance if imaging else {}), "findings": _findings_dict(findings),
-                "device": device},
+        stages={
+            **(imaging.provenance if imaging else {}),
+            "findings": _findings_dict(findings),
+            "device": device,
+        },
         timings=timings,
         warnings=list(imaging.warnings) if imaging else [],
     )
@@ -102,4 +103,3 @@ def _findings_dict(findings: ImagingFindings) -> dict[str, Any]:
     out["tumour_bed_status"] = findings.tumour_bed_status.value
     out["quality"] = [{"problem": q.problem.value, "detail": q.detail} for q in findings.quality]
     return out
-

@@ -40,23 +40,29 @@ class BedAssessment:
     residual_map: Volume
 
 
-def _ring(mask: npt.NDArray[np.bool_], spacing_zyx: tuple[float, float, float],
-          inner_mm: float, outer_mm: float) -> npt.NDArray[np.bool_]:
+def _ring(
+    mask: npt.NDArray[np.bool_],
+    spacing_zyx: tuple[float, float, float],
+    inner_mm: float,
+    outer_mm: float,
+) -> npt.NDArray[np.bool_]:
     """Voxels whose distance to ``mask`` lies in ``(inner_mm, outer_mm]``."""
     distance = ndimage.distance_transform_edt(~mask, sampling=spacing_zyx)
     return (distance > inner_mm) & (distance <= outer_mm)
 
 
-def _dilate_mm(mask: npt.NDArray[np.bool_], spacing_zyx: tuple[float, float, float],
-               margin_mm: float) -> npt.NDArray[np.bool_]:
+def _dilate_mm(
+    mask: npt.NDArray[np.bool_], spacing_zyx: tuple[float, float, float], margin_mm: float
+) -> npt.NDArray[np.bool_]:
     if margin_mm <= 0:
         return mask
     distance = ndimage.distance_transform_edt(~mask, sampling=spacing_zyx)
     return np.asarray(distance <= margin_mm)
 
 
-def _clusters(mask: npt.NDArray[np.bool_], voxel_mm3: float, min_mm3: float
-              ) -> tuple[npt.NDArray[np.bool_], list[npt.NDArray[np.bool_]]]:
+def _clusters(
+    mask: npt.NDArray[np.bool_], voxel_mm3: float, min_mm3: float
+) -> tuple[npt.NDArray[np.bool_], list[npt.NDArray[np.bool_]]]:
     labels, n = ndimage.label(mask, structure=np.ones((3, 3, 3)))
     kept = np.zeros_like(mask)
     clusters = []
@@ -123,7 +129,9 @@ def assess_bed(
         restricted_max_extent_mm=_extent_mm(largest, spacing_zyx) if largest is not None else None,
         shine_through_volume_ml=float(shine.sum() * voxel_ml),
         adc_median_bed=float(np.median(bed_adc)) if bed_adc.size else None,
-        adc_median_restricted=float(np.median(adc_values[restricted])) if restricted.any() else None,
+        adc_median_restricted=float(np.median(adc_values[restricted]))
+        if restricted.any()
+        else None,
         t2_intermediate_fraction=float(
             ((ratio >= config.t2.intermediate_min) & (ratio < config.t2.bright_min)).mean()
         ),
