@@ -56,6 +56,18 @@ def _fail(exc: PipelineError) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _require(path: Path | None, *, folder: bool, what: str) -> None:
+    """Bad paths are bad input (exit 1), with the path named."""
+    if path is None:
+        return
+    if not path.exists():
+        raise InputError(f"{what}: {path} does not exist")
+    if folder and not path.is_dir():
+        raise InputError(f"{what}: {path} is not a folder")
+    if not folder and not path.is_file():
+        raise InputError(f"{what}: {path} is not a file")
+
+
 def _version_callback(value: bool) -> None:
     if value:
         typer.echo(f"ccr-pipeline {__version__}")
@@ -170,6 +182,10 @@ def run(
 
     _configure_logging(verbose)
     try:
+        _require(study_dir, folder=True, what="restaging study")
+        _require(baseline, folder=True, what="--baseline")
+        _require(clinical, folder=False, what="--clinical")
+        _require(config, folder=False, what="--config")
         result = run_study(
             study_dir,
             clinical_path=clinical,

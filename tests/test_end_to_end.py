@@ -1,0 +1,112 @@
+"""End to end: ``ccr run`` on phantom patients must give the decision their truth states."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import EXIT_BAD_INPUT, app
+from pipeline.phantom import CaseType, PhantomOptions, generate_cohort
+from pipeline.resources import schemas_dir
+
+PHI_FIELDS = ("PatientName", "PatientID", "PatientBirthDate")
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """One small phantom patient of every case type (seed not used by data_samples)."""
+    out = tmp_path_factory.mktemp("cohort")
+    truths = generate_cohort(out, cases=len(CaseType), seed=101, options=PhantomOptions(small=True))
+    return [t.parent for t in truths]
+
+
+def _run(case: Path, out: Path, *extra: str) -> tuple[int, dict]:
+    args = [
+        "run",
+        str(case / "restaging"),
+        "--clinical",
+        str(case / "clinical.yaml"),
+        "--baseline",
+        str(case / "baseline"),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        *extra,
+    ]
+    result = CliRunner().invoke(app, args)
+    decision_file = out / "decision.json"
+    assert decision_file.exists(), result.output
+    return result.exit_code, json.loads(decision_file.read_text())
+
+
+@pytest.mark.slow
+def test_every_case_type_gets_its_true_decision(cohort: list[Path], tmp_path: Path) -> None:
+    schema = json.loads((schemas_dir() / "decision.schema.json").read_text())
+    mismatches = []
+    for case in cohort:
+        truth = json.loads((case / "truth.json").read_text())
+        code, decision = _run(case, tmp_path / case.name)
+        assert code == 0
+        jsonschema.validate(decision, schema)
+        assert decision["research_use"].startswith("Research use only")
+        if decision["decision"] != truth["expected_decision"]:
+            mismatches.append(
+                (truth["case_type"], truth["expected_decision"], decision["decision"])
+            )
+        if truth["expected_decision"] == "cCR" or not truth["residual_tumour"]:
+            continue
+        assert decision["p_residual"] is None or decision["p_residual"] >= 0.1, truth["case_type"]
+    assert not mismatches, mismatches
+
+
+@pytest.mark.slow
+def test_no_patient_identifier_in_any_output(cohort: list[Path], tmp_path: Path) -> None:
+    import pydicom
+
+    case = cohort[0]
+    first = next(p for p in (case / "restaging").rglob("*") if p.is_file())
+    header = pydicom.dcmread(first, stop_before_pixels=True)
+    secrets = [str(header.get(field, "")) for field in PHI_FIELDS]
+    secrets += [part for part in str(header.PatientName).split("^") if len(part) > 2]
+    secrets = [s for s in secrets if s]
+    out = tmp_path / "out"
+    _run(case, out)
+    for path in out.rglob("*"):
+        assert not any(s in path.name for s in secrets), path.name
+        if path.is_file():
+            text = path.read_bytes().decode("latin-1")
+            assert not any(s in text for s in secrets), (
+                path.name,
+                [s for s in secrets if s in text],
+            )
+
+
+def test_missing_study_folder_is_bad_input(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "nope"), "--out", str(tmp_path)])
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "does not exist" in result.output
+
+
+def test_folder_without_dicom_gives_indeterminate_and_exit_1(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not dicom")
+    result = CliRunner().invoke(app, ["run", str(empty), "--out", str(tmp_path / "o")])
+    assert result.exit_code == EXIT_BAD_INPUT, result.output
+    decision = json.loads((tmp_path / "o" / "decision.json").read_text())
+    assert decision["decision"] == "indeterminate"
+    assert decision["p_residual"] is None
+
+
+def test_help_and_version() -> None:
+    runner = CliRunner()
+    assert "Research use only" in runner.invoke(app, ["--help"]).output
+    assert runner.invoke(app, ["--version"]).output.startswith("ccr-pipeline ")
+    for command in ("run", "demo", "phantom"):
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output
