@@ -46,6 +46,11 @@ def _configure_logging(verbose: int) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("pipeline").setLevel(level)
+    # pyradiomics installs its own stderr handler at import; route it through ours instead.
+    chatty = logging.getLogger("radiomics")
+    chatty.handlers.clear()
+    chatty.propagate = True
+    chatty.setLevel(logging.ERROR if verbose < 2 else logging.DEBUG)
 
 
 def _fail(exc: PipelineError) -> typer.Exit:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from pipeline.config._base import FrozenModel
 from pipeline.config.decision import DecisionConfig
 from pipeline.config.diffusion import DiffusionConfig
+from pipeline.config.radiomics import RadiomicsConfig
 from pipeline.config.registration import RegistrationConfig
 from pipeline.config.scoring import ScoringConfig
 from pipeline.config.series_rules import SeriesRulesConfig
@@ -23,6 +24,7 @@ SCHEMAS: dict[str, type[FrozenModel]] = {
     "registration": RegistrationConfig,
     "diffusion": DiffusionConfig,
     "scoring": ScoringConfig,
+    "radiomics": RadiomicsConfig,
     "decision": DecisionConfig,
 }
 
@@ -36,6 +38,7 @@ class PipelineConfig(FrozenModel):
     registration: RegistrationConfig
     diffusion: DiffusionConfig
     scoring: ScoringConfig
+    radiomics: RadiomicsConfig
     decision: DecisionConfig
 
 

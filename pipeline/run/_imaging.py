@@ -17,6 +17,7 @@ from pipeline.diffusion import compute_maps
 from pipeline.errors import InputError, PipelineError, RegistrationError
 from pipeline.findings import ImagingFindings, QualityFlag, QualityProblem, RoiStatus
 from pipeline.ingest import load_study
+from pipeline.radiomics import extract_features
 from pipeline.registration import (
     Registration,
     register_deformable,
@@ -272,6 +273,14 @@ def analyse_imaging(
         "highb_reference": assessment.highb_reference,
         "t2_reference": assessment.t2_reference,
     }
+    with trace.stage("radiomics"):
+        try:
+            row = extract_features(
+                {"t2w": t2w, "adc": adc, "high_b": high_b}, bed, config=config.radiomics
+            )
+            trace.provenance["radiomics"] = {"features": row.features, **row.diagnostics}
+        except PipelineError as exc:
+            trace.warnings.append(f"radiomics skipped: {exc}")
     findings = ImagingFindings(
         p_residual=assessment.p_residual,
         scorer=SCORER_NAME,
