@@ -176,6 +176,15 @@ def crawl(root: Path, rules: SeriesRulesConfig) -> CrawlResult:
 def _add(result: CrawlResult, ds: Dataset, path: Path, rules: SeriesRulesConfig) -> None:
     sop_class = text(ds, "SOPClassUID")
     study_uid = text(ds, "StudyInstanceUID")
+    if not sop_class:
+        result.skipped += 1
+        message = (
+            f"file {path}: DICOM header without SOPClassUID (0008,0016) (truncated or "
+            "incomplete); skipped"
+        )
+        result.errors.append(message)
+        logger.warning(message)
+        return
     if sop_class in (RTSTRUCT, SEG):
         kind = "rtstruct" if sop_class == RTSTRUCT else "seg"
         result.masks.append(MaskFile(file=path, study_uid=study_uid, kind=kind))

@@ -155,6 +155,10 @@ def _slice_spacing(
             fix="remove the duplicate file",
         )
     median = float(np.median(gaps))
+    smallest = float(gaps.min())
+    multiples = gaps / smallest
+    if np.all(np.abs(multiples - np.round(multiples)) < 0.1):  # e.g. 3, 6, 3: a slice missing
+        median = smallest
     deviation = np.abs(gaps - median) / median
     worst = int(np.argmax(deviation))
     if deviation[worst] > SPACING_ERROR_RTOL:

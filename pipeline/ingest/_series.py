@@ -160,7 +160,7 @@ def load_part_volume(
 
 def _trace(arrays: Sequence[npt.NDArray[np.float32]], how: TraceMean) -> npt.NDArray[np.float32]:
     stack = np.stack(arrays, axis=0).astype(np.float64)
-    if how is TraceMean.ARITHMETIC or len(arrays) == 1:
+    if TraceMean(how) is TraceMean.ARITHMETIC or len(arrays) == 1:
         return np.asarray(stack.mean(axis=0), dtype=np.float32)
     positive = np.all(stack > 0, axis=0)
     logs = np.log(np.where(stack > 0, stack, 1.0))
