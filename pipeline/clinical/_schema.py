@@ -114,6 +114,15 @@ class ClinicalInputs(_Form):
         """Where the form came from (file name, or ``"<file> row <n>"``), for evidence."""
         return self._source
 
+    def __eq__(self, other: object) -> bool:
+        """Equal when every form field is equal (the source label is not compared)."""
+        if not isinstance(other, ClinicalInputs):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.__dict__.values()))
+
     def with_source(self, source: str) -> ClinicalInputs:
         """A copy that names ``source`` in the decision's evidence."""
         copy = self.model_copy()

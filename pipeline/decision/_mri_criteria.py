@@ -138,7 +138,9 @@ def t2w_criterion(
             f"mri_t2w: intermediate ({fraction:.2f}) + bright ({bright:.2f}) fractions exceed 1"
         )
         return make(CriterionName.MRI_T2W, Finding.UNKNOWN, evidence)
-    more_than_dark = fraction > dark if dark is not None else fraction > 0.5
+    # "more intermediate than dark"; equal (within rounding) is not more.
+    reference = dark if dark is not None else 0.5
+    more_than_dark = fraction > reference and not math.isclose(fraction, reference, abs_tol=1e-9)
     if fraction <= config.t2_intermediate_fraction_max:
         measured, rule = Finding.COMPLETE, "mostly dark (fibrosis); bright oedema allowed"
     elif restriction:
