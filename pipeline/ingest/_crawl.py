@@ -174,7 +174,8 @@ def crawl(root: Path, rules: SeriesRulesConfig) -> CrawlResult:
 
 
 def _add(result: CrawlResult, ds: Dataset, path: Path, rules: SeriesRulesConfig) -> None:
-    sop_class = text(ds, "SOPClassUID")
+    meta = getattr(ds, "file_meta", None)
+    sop_class = text(ds, "SOPClassUID") or (text(meta, "MediaStorageSOPClassUID") if meta else "")
     study_uid = text(ds, "StudyInstanceUID")
     if not sop_class:
         result.skipped += 1
