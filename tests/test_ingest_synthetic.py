@@ -375,3 +375,37 @@ def test_unknown_path_and_mask_file_errors(tmp_path: Path, rules: SeriesRulesCon
     (tmp_path / "bad.nii.gz").write_bytes(b"junk")
     with pytest.raises(InputError, match="cannot read the mask"):
         read_mask_file(tmp_path / "bad.nii.gz", volume)
+
+
+def test_tilted_stack_is_refused(tmp_path: Path, rules: SeriesRulesConfig) -> None:
+    study_uid, series_uid = generate_uid(), generate_uid()
+    for k in range(4):  # each slice shifted 0.1 mm in x per 3 mm in z: 1.9 degrees
+        make_slice(study_uid=study_uid, series_uid=series_uid, number=2, description="t2 ax",
+                   position=(0.1 * k, 0.0, 3.0 * k), value=10.0,
+                   ).save_as(tmp_path / f"{k}.dcm", enforce_file_format=True)  # fmt: skip
+    series = scan(tmp_path, rules=rules).studies[0].series[0]
+    with pytest.raises(GeometryError, match=r"1.91 degrees off the slice normal"):
+        load_series_volume(series, rules=rules)
+
+
+def test_adc_images_inside_a_dwi_series_are_split_off(
+    tmp_path: Path, rules: SeriesRulesConfig
+) -> None:
+    study_uid, series_uid = generate_uid(), generate_uid()
+    for v, (b, image_type) in enumerate([(0.0, "M"), (800.0, "M"), (None, "ADC")]):
+        for k in range(3):
+            extra = {} if b is None else {(0x0018, 0x9087): ("FD", b)}
+            ds = make_slice(study_uid=study_uid, series_uid=series_uid, number=5,
+                            description="", position=(0.0, 0.0, 4.0 * k), value=100.0 - v,
+                            extra=extra)  # fmt: skip
+            ds.ImageType = ["DERIVED", "PRIMARY", image_type]
+            ds.save_as(tmp_path / f"{v}_{k}.dcm", enforce_file_format=True)
+    study = load_study(tmp_path, rules=rules)
+    assert sorted(s.role.value for s in study.series) == ["adc", "dwi"]
+    dwi = study.require(SeriesRole.DWI)
+    assert dwi.require_volume().b_values == (0.0, 800.0)
+    assert dwi.role_reason == "rule 'diffusion with several b-values'"
+    adc = study.require(SeriesRole.ADC)
+    assert adc.require_volume().shape == (3, ROWS, COLS)
+    assert adc.key != dwi.key
+    assert any("2 image kinds" in w for w in adc.warnings)
