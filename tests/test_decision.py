@@ -16,6 +16,7 @@ from pipeline.clinical import Biopsy, ClinicalInputs, clinical_from_mapping
 from pipeline.config import load_section
 from pipeline.config.decision import DecisionConfig
 from pipeline.decision import (
+    QUALITY_AFFECTS,
     CriterionName,
     CriterionStatus,
     Decision,
@@ -535,6 +536,19 @@ def test_bad_decision_config_is_refused(tmp_path: Any, text: str, match: str) ->
     override.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=match):
         load_section("decision", override)
+
+
+def test_every_quality_problem_is_mapped_to_mri_criteria() -> None:
+    assert set(QUALITY_AFFECTS) == set(QualityProblem)
+
+
+def test_unreadable_imaging_payload_with_error_is_valid() -> None:
+    imaging = ImagingFindings(quality=flag(QualityProblem.IMAGING_UNREADABLE))
+    decision = decide(form(), imaging, config=CFG)
+    payload = decision_to_dict(decision, study_key="unknown", provenance_ref="provenance.json")
+    payload["error"] = "file x: not DICOM"  # what the run layer adds
+    jsonschema.validate(payload, decision_schema(), cls=jsonschema.Draft202012Validator)
+    assert (payload["decision"], payload["p_residual"]) == ("indeterminate", None)
 
 
 def test_schema_is_valid_and_rejects_drift() -> None:

@@ -26,6 +26,7 @@ _BOTH = frozenset({CriterionName.MRI_T2W, CriterionName.MRI_DWI})
 
 #: Which MRI criteria each quality problem makes untrustworthy (unlisted problems: both).
 QUALITY_AFFECTS: Mapping[QualityProblem, frozenset[CriterionName]] = {
+    QualityProblem.IMAGING_UNREADABLE: _BOTH,
     QualityProblem.NO_T2W: frozenset({CriterionName.MRI_T2W}),
     QualityProblem.NO_DWI: frozenset({CriterionName.MRI_DWI}),
     QualityProblem.NO_TUMOUR_BED: _BOTH,
