@@ -67,6 +67,7 @@ def render_report(
         f"<h1>Response assessment, study {html.escape(str(decision.get('study_key', '')))}</h1>",
         f"<div class='decision {outcome_html}' id='decision'>Decision: {outcome_html}</div>",
         f"<p>P(residual tumour): <b>{p_text}</b></p>",
+        f"<p>{html.escape(str(decision.get('rationale', '')))}</p>",
     ]
     if missing:
         parts.append(f"<p><b>Missing inputs:</b> {html.escape(', '.join(map(str, missing)))}</p>")
@@ -77,7 +78,10 @@ def render_report(
     ]
     if notes:
         parts.append("<h2>Context</h2><ul>")
-        parts += [f"<li>{html.escape(str(n))}</li>" for n in notes]
+        parts += [
+            f"<li>{html.escape(str(n.get('text', n)) if isinstance(n, dict) else str(n))}</li>"
+            for n in notes
+        ]
         parts.append("</ul>")
     parts.append("<h2>Images</h2>")
     parts += figure_html or ["<p>No images could be rendered for this study.</p>"]
