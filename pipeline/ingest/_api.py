@@ -210,13 +210,14 @@ def _choose(
 
 
 def _load_part(part: PreparedPart, rules: SeriesRulesConfig, warnings: list[str]) -> Series:
+    notes: list[str] = []
     try:
-        volume, extra = load_part_volume(part, rules)
+        volume, extra = load_part_volume(part, rules, notes=notes)
     except PipelineError as exc:
         message = f"not loaded: {exc}"
         logger.warning("%s: %s", part.series.label, message)
         warnings.append(f"{part.series.label}: {message}")
-        return replace(part.series, warnings=(*part.series.warnings, message))
+        return replace(part.series, warnings=(*part.series.warnings, *notes, message))
     return replace(part.series, volume=volume, warnings=(*part.series.warnings, *extra))
 
 

@@ -94,9 +94,11 @@ def prepare_part(part: Part, rules: SeriesRulesConfig) -> PreparedPart:
 
 
 def load_part_volume(
-    prepared: PreparedPart, rules: SeriesRulesConfig
+    prepared: PreparedPart, rules: SeriesRulesConfig, *, notes: list[str] | None = None
 ) -> tuple[Volume, tuple[str, ...]]:
     """Pixel volume of a prepared part and the warnings raised while loading it.
+
+    ``notes``, when given, receives the warnings too (also when an error is raised).
 
     Raises
     ------
@@ -105,9 +107,22 @@ def load_part_volume(
     """
     series = prepared.series
     label = _label(series.series_number, series.role)
+    warnings: list[str] = [] if notes is None else notes
+    try:
+        volume = _build_volume(prepared, rules, label, warnings)
+    finally:
+        for message in warnings:
+            logger.warning("series %s: %s", label, message)
+    return volume, tuple(warnings)
+
+
+def _build_volume(
+    prepared: PreparedPart, rules: SeriesRulesConfig, label: str, warnings: list[str]
+) -> Volume:
+    series = prepared.series
     records = prepared.records
-    normal = _normal(records)
-    groups, warnings = group_volumes(records, normal)
+    groups, grouping_notes = group_volumes(records, _normal(records))
+    warnings.extend(grouping_notes)
     cache = PixelCache()
     built: list[tuple[VolumeGroup, Volume]] = []
     for group in groups:
@@ -147,15 +162,13 @@ def load_part_volume(
                 tag="(0020,0032) ImagePositionPatient",
                 fix="check for missing slices in one of the volumes",
             )
-    for message in warnings:
-        logger.warning("series %s: %s", label, message)
     if series.role is SeriesRole.DWI and all(g.b_value is not None for g, _ in built):
-        return _combine_dwi(built, rules), tuple(warnings)
+        return _combine_dwi(built, rules)
     if len(built) == 1:
-        return reference, tuple(warnings)
+        return reference
     array = np.stack([v.array for _, v in built], axis=0)
     channels = tuple(f"volume{i + 1}" for i in range(len(built)))
-    return reference.with_array(array, channels=channels), tuple(warnings)
+    return reference.with_array(array, channels=channels)
 
 
 def _trace(arrays: Sequence[npt.NDArray[np.float32]], how: TraceMean) -> npt.NDArray[np.float32]:
