@@ -33,4 +33,11 @@ class DiffusionConfig(FrozenModel):
     rician_correction: bool = Field(
         default=True, description="remove the Rician noise bias: S' = sqrt(max(S^2 - 2 sigma^2, 0))"
     )
+    quantisation_offset: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="added to integer-stored DWI signal before the fit: 0.5 undoes the bias of "
+        "scanners that store by truncation (measured on Siemens XA30 derived TRACEW)",
+    )
     adc_max: float = Field(default=4.0, gt=0, description="1e-3 mm^2/s; larger values clipped")

@@ -138,6 +138,8 @@ def compute_maps(
     sigma = estimate_noise_sigma(low_b, body_threshold)
     body = body_mask(low_b, max(body_threshold, 3.0 * sigma))
     flat = data.reshape(len(chosen), -1)[:, body.ravel()]
+    if config.quantisation_offset > 0 and np.array_equal(flat, np.round(flat)):
+        flat = flat + config.quantisation_offset
     valid = flat > config.noise_floor_factor * sigma if sigma > 0 else None
     if config.rician_correction and sigma > 0:
         flat = rician_corrected(flat, sigma)
