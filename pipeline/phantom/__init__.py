@@ -21,7 +21,9 @@ from pipeline.phantom._options import (
     SCHEMA_VERSION,
     CaseType,
     ExpectedDecision,
+    MaskFormat,
     PhantomOptions,
+    Vendor,
 )
 
 __all__ = [
@@ -29,7 +31,9 @@ __all__ = [
     "SCHEMA_VERSION",
     "CaseType",
     "ExpectedDecision",
+    "MaskFormat",
     "PhantomOptions",
+    "Vendor",
     "generate_case",
     "generate_cohort",
 ]

@@ -39,6 +39,7 @@ from pipeline.phantom._options import (
     RESIDUAL_CASE_TYPES,
     SCHEMA_VERSION,
     CaseType,
+    MaskFormat,
     PhantomOptions,
 )
 from pipeline.phantom._protocol import CasePlan, StudyPlan, plan_case
@@ -238,7 +239,9 @@ def _build_case(root: Path, *, case_id: str, case_type: CaseType, seed: int,
     with_adc = drawn_adc if options.with_adc_series is None else options.with_adc_series
     with_mask = drawn_mask if options.restaging_mask is None else options.restaging_mask
     formats = [str(choose.choice(["SEG", "RTSTRUCT"])) for _ in range(2)]
-    style = VendorStyle.draw(rng["style"])
+    if options.mask_format is not None:
+        formats = [MaskFormat(options.mask_format).value] * 2
+    style = VendorStyle.draw(rng["style"], options.vendor)
     same = rng["style"].random() < 0.6
     base_style = VendorStyle.draw(rng["style"], style.vendor if same else None)
 
@@ -328,7 +331,10 @@ def _truth(*, case_id: str, case_type: CaseType, seed: int, options: PhantomOpti
         "options": {"small": options.small, "snr": None if options.snr is None else
                     ("inf" if noiseless else options.snr),
                     "with_adc_series": options.with_adc_series,
-                    "restaging_mask": options.restaging_mask},
+                    "restaging_mask": options.restaging_mask,
+                    "mask_format": None if options.mask_format is None else
+                    MaskFormat(options.mask_format).value,
+                    "vendor": None if options.vendor is None else options.vendor.value},
         "expected_decision": EXPECTED_DECISION[case_type].value,
         "residual_tumour": case_type in RESIDUAL_CASE_TYPES,
         "suspicious_node": case_type is CaseType.SUSPICIOUS_NODE,

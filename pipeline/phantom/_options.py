@@ -39,6 +39,21 @@ class CaseType(str, Enum):
             ) from None
 
 
+class MaskFormat(str, Enum):
+    """How a tumour mask is stored in DICOM."""
+
+    SEG = "SEG"
+    RTSTRUCT = "RTSTRUCT"
+
+
+class Vendor(str, Enum):
+    """Scanner vendor whose DICOM style a study imitates."""
+
+    SIEMENS = "siemens"
+    GE = "ge"
+    PHILIPS = "philips"
+
+
 class ExpectedDecision(str, Enum):
     """The decision the pipeline should reach on a case (values as in ``decision.json``)."""
 
@@ -83,12 +98,19 @@ class PhantomOptions:
         Write a vendor-style ADC series; ``None``: drawn (about 60 % of cases).
     restaging_mask
         Ship the restaging tumour-bed mask (SEG or RTSTRUCT); ``None``: drawn (about 75 %).
+    mask_format
+        :class:`MaskFormat` of both studies' masks; ``None``: drawn per study.
+    vendor
+        :class:`Vendor` style of the restaging study; ``None``: drawn. The baseline study's
+        vendor is drawn either way (the same one in about 60 % of cases).
     """
 
     small: bool = False
     snr: float | None = None
     with_adc_series: bool | None = None
     restaging_mask: bool | None = None
+    mask_format: MaskFormat | None = None
+    vendor: Vendor | None = None
 
     def __post_init__(self) -> None:
         if self.snr is not None and (math.isnan(self.snr) or self.snr <= 0):
@@ -96,3 +118,15 @@ class PhantomOptions:
                 f"PhantomOptions.snr must be > 0 (or math.inf for noiseless), got {self.snr}",
                 fix="pass None to draw it per case",
             )
+        if self.mask_format is not None:
+            object.__setattr__(self, "mask_format", _coerce(MaskFormat, self.mask_format))
+        if self.vendor is not None:
+            object.__setattr__(self, "vendor", _coerce(Vendor, self.vendor))
+
+
+def _coerce(enum: type[Enum], value: object) -> Enum:
+    try:
+        return enum(value)
+    except ValueError:
+        valid = ", ".join(str(m.value) for m in enum)
+        raise InputError(f"unknown {enum.__name__} {value!r}", fix=f"use one of: {valid}") from None

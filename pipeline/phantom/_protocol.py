@@ -75,11 +75,11 @@ def _grid(centre: F64, size: tuple[int, int, int], spacing: tuple[float, float, 
     return Grid(size, spacing, (rounded[0], rounded[1], rounded[2]), direction)
 
 
-def _t2w_grid(rng: np.random.Generator, centre: F64, small: bool) -> Grid:
+def _t2w_grid(rng: np.random.Generator, centre: F64, small: bool, *, baseline: bool) -> Grid:
     fov = rng.uniform(140.0, 150.0) if small else rng.uniform(180.0, 200.0)
-    matrix = 2 * round(fov / rng.uniform(0.66, 0.74) / 2)
+    matrix = 2 * round(fov / (rng.uniform(0.72, 0.8) if baseline else rng.uniform(0.66, 0.74)) / 2)
     pixel = round(fov / matrix, 5)
-    n_slices = int(rng.integers(16, 18)) if small else int(rng.integers(24, 29))
+    n_slices = 16 if small else int(rng.integers(24, 29))
     gap = float(rng.choice([0.0, 0.0, 0.3]))
     tilt = 0.0 if rng.random() < 0.5 else rng.uniform(5.0, 15.0) * rng.choice([-1.0, 1.0])
     offset = np.array([rng.uniform(-8, 8), rng.uniform(-8, 8), rng.uniform(-3, 3)])
@@ -88,8 +88,8 @@ def _t2w_grid(rng: np.random.Generator, centre: F64, small: bool) -> Grid:
 
 
 def _dwi_grid(rng: np.random.Generator, t2w: Grid, small: bool) -> Grid:
-    pixel = round(rng.uniform(1.6, 2.5), 4)
-    fov = rng.uniform(170.0, 190.0) if small else rng.uniform(220.0, 280.0)
+    pixel = round(rng.uniform(1.8, 2.5) if small else rng.uniform(1.6, 2.5), 4)
+    fov = rng.uniform(160.0, 180.0) if small else rng.uniform(200.0, 260.0)
     matrix = 2 * round(fov / pixel / 2)
     thickness = float(rng.choice([4.0, 5.0]))
     extent = t2w.size[2] * t2w.spacing[2]
@@ -127,7 +127,7 @@ def _dwi_plan(rng: np.random.Generator, t2w: Grid, centre: F64, small: bool) -> 
 def plan_case(rng: np.random.Generator, anatomy: Anatomy, *, small: bool) -> CasePlan:
     """Draw all grids, b-values, motions and deformations of one case."""
     bed = anatomy.bed_centre
-    t2w = _t2w_grid(rng, bed, small)
+    t2w = _t2w_grid(rng, bed, small, baseline=False)
     dwi = _dwi_plan(rng, t2w, bed, small)
     restaging = StudyPlan(t2w, dwi, IdentitySampler(), MovedSampler(dwi.rigid, dwi.distortion))
 
@@ -140,7 +140,7 @@ def plan_case(rng: np.random.Generator, anatomy: Anatomy, *, small: bool) -> Cas
     )
     sampler = BaselineSampler(rigid, deformation)
     tumour_centre = sampler.forward(anatomy.baseline_centre[None, :])[0]
-    b_t2w = _t2w_grid(rng, tumour_centre, small)
+    b_t2w = _t2w_grid(rng, tumour_centre, small, baseline=True)
     b_dwi = _dwi_plan(rng, b_t2w, tumour_centre, small)
     baseline = StudyPlan(
         b_t2w, b_dwi, sampler, MovedSampler(b_dwi.rigid, b_dwi.distortion, inner=sampler)

@@ -13,19 +13,13 @@ b-value tags written per style (the pipeline must read them with vendor fallback
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
 
+from pipeline.phantom._options import Vendor
 from pipeline.phantom._physics import Rescale
-
-
-class Vendor(str, Enum):
-    SIEMENS = "siemens"
-    GE = "ge"
-    PHILIPS = "philips"
 
 
 _MODELS: dict[Vendor, tuple[str, tuple[tuple[str, float, str], ...]]] = {
@@ -125,7 +119,8 @@ class VendorStyle:
         if role == "t2w":
             name = {Vendor.SIEMENS: "*tse2d1_17", Vendor.GE: "frfse2d", Vendor.PHILIPS: "TSE"}
             return {"ScanningSequence": "SE", "SequenceVariant": ["SK", "SP", "OSP"],
-                    "ScanOptions": "SAT1" if self.vendor is Vendor.SIEMENS else "FAST_GEMS",
+                    "ScanOptions": {Vendor.SIEMENS: "SAT1", Vendor.GE: "FAST_GEMS",
+                                    Vendor.PHILIPS: "OTHER"}[self.vendor],
                     "SequenceName": name[self.vendor], "RepetitionTime": 4800.0,
                     "EchoTime": 102.0, "EchoTrainLength": 17, "FlipAngle": 150.0}
         if self.vendor is Vendor.SIEMENS:
