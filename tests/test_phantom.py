@@ -6,6 +6,7 @@ normal-size cases are marked slow.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import re
@@ -42,11 +43,17 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Two small cases with SEG masks, via generate_cohort (with a progress callback)."""
     out = tmp_path_factory.mktemp("cohort")
     calls: list[tuple[int, int]] = []
-    options = PhantomOptions(small=True, mask_format=MaskFormat.SEG, restaging_mask=True,
-                             with_adc_series=True)
-    paths = generate_cohort(out, cases=2, seed=7, options=options,
-                            case_types=[CaseType.RESIDUAL_TUMOUR, CaseType.SUSPICIOUS_NODE],
-                            progress=lambda done, total: calls.append((done, total)))
+    options = PhantomOptions(
+        small=True, mask_format=MaskFormat.SEG, restaging_mask=True, with_adc_series=True
+    )
+    paths = generate_cohort(
+        out,
+        cases=2,
+        seed=7,
+        options=options,
+        case_types=[CaseType.RESIDUAL_TUMOUR, CaseType.SUSPICIOUS_NODE],
+        progress=lambda done, total: calls.append((done, total)),
+    )
     return {"out": out, "paths": paths, "calls": calls, "options": options}
 
 
@@ -54,10 +61,17 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def rt_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small noiseless GE-style complete-response case with RTSTRUCT masks."""
     out = tmp_path_factory.mktemp("rt")
-    options = PhantomOptions(small=True, snr=math.inf, mask_format=MaskFormat.RTSTRUCT,
-                             restaging_mask=True, with_adc_series=False, vendor=Vendor.GE)
-    return generate_case(out, case_id="case-rt", case_type=CaseType.COMPLETE_RESPONSE, seed=11,
-                         options=options)
+    options = PhantomOptions(
+        small=True,
+        snr=math.inf,
+        mask_format=MaskFormat.RTSTRUCT,
+        restaging_mask=True,
+        with_adc_series=False,
+        vendor=Vendor.GE,
+    )
+    return generate_case(
+        out, case_id="case-rt", case_type=CaseType.COMPLETE_RESPONSE, seed=11, options=options
+    )
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +92,11 @@ def _b_value(ds: pydicom.Dataset) -> float | None:
         value = float(ds.DiffusionBValue)
     else:
         value = None
-        for group, creator, element in ((0x0019, "SIEMENS MR HEADER", 0x0C),
-                                        (0x0043, "GEMS_PARM_01", 0x39),
-                                        (0x2001, "Philips Imaging DD 001", 0x03)):
+        for group, creator, element in (
+            (0x0019, "SIEMENS MR HEADER", 0x0C),
+            (0x0043, "GEMS_PARM_01", 0x39),
+            (0x2001, "Philips Imaging DD 001", 0x03),
+        ):
             try:
                 raw = ds.private_block(group, creator)[element].value
             except KeyError:
@@ -124,7 +140,7 @@ def _study_images(folder: Path, series: dict[str, Any]) -> dict[str, sitk.Image]
             by_b.setdefault(0.0 if b is None else b, []).append((position, name))
         # several images share each position, so GDCM's order is not usable: sort by position
         for b, items in by_b.items():
-            out[f"dwi_b{int(round(b))}"] = _read([n for _, n in sorted(items)])
+            out[f"dwi_b{round(b)}"] = _read([n for _, n in sorted(items)])
     return out
 
 
@@ -149,7 +165,12 @@ def test_cohort_layout_ids_and_progress(cohort: dict[str, Any]) -> None:
     for path in cohort["paths"]:
         case = path.parent
         assert sorted(p.name for p in case.iterdir()) == [
-            "baseline", "clinical.yaml", "restaging", "truth", "truth.json"]
+            "baseline",
+            "clinical.yaml",
+            "restaging",
+            "truth",
+            "truth.json",
+        ]
     types = [_truth(p)["case_type"] for p in cohort["paths"]]
     assert types == ["residual_tumour", "suspicious_node"]
     assert not [p for p in out.iterdir() if p.name.startswith(".tmp")]
@@ -169,10 +190,19 @@ def test_every_file_is_valid_dicom(all_truths: list[Path]) -> None:
                 if ds.SOPClassUID != MRImageStorage:
                     continue
                 assert ds.Modality == "MR"
-                for keyword in ("ImagePositionPatient", "ImageOrientationPatient",
-                                "PixelSpacing", "SliceThickness", "SpacingBetweenSlices",
-                                "FrameOfReferenceUID", "StudyInstanceUID", "SeriesDescription",
-                                "Manufacturer", "ScanningSequence", "PatientName"):
+                for keyword in (
+                    "ImagePositionPatient",
+                    "ImageOrientationPatient",
+                    "PixelSpacing",
+                    "SliceThickness",
+                    "SpacingBetweenSlices",
+                    "FrameOfReferenceUID",
+                    "StudyInstanceUID",
+                    "SeriesDescription",
+                    "Manufacturer",
+                    "ScanningSequence",
+                    "PatientName",
+                ):
                     assert keyword in ds, keyword
                 assert ds.pixel_array.shape == (ds.Rows, ds.Columns)
                 assert ds.pixel_array.dtype == np.uint16
@@ -185,15 +215,22 @@ def test_every_file_is_valid_dicom(all_truths: list[Path]) -> None:
 def test_studies_share_patient_differ_in_study(all_truths: list[Path]) -> None:
     for path in all_truths:
         truth = _truth(path)
-        rest = pydicom.dcmread(path.parent / "restaging" /
-                               truth["series"]["restaging"]["t2w"]["files"][0].split("/")[-1])
-        base = pydicom.dcmread(path.parent / "baseline" /
-                               truth["series"]["baseline"]["t2w"]["files"][0].split("/")[-1])
+        rest = pydicom.dcmread(
+            path.parent
+            / "restaging"
+            / truth["series"]["restaging"]["t2w"]["files"][0].split("/")[-1]
+        )
+        base = pydicom.dcmread(
+            path.parent / "baseline" / truth["series"]["baseline"]["t2w"]["files"][0].split("/")[-1]
+        )
         assert rest.PatientID == base.PatientID and rest.PatientName == base.PatientName
         assert rest.PatientID.startswith("MRN")
         assert rest.StudyInstanceUID != base.StudyInstanceUID
-        gap = (truth["series"]["restaging"]["study_date"], truth["series"]["baseline"]["study_date"])
-        days = (np.datetime64(gap[0]) - np.datetime64(gap[1])).astype(int)
+        gap = (
+            truth["series"]["restaging"]["study_date"],
+            truth["series"]["baseline"]["study_date"],
+        )
+        days = (dt.date.fromisoformat(gap[0]) - dt.date.fromisoformat(gap[1])).days
         assert 70 <= days <= 98
 
 
@@ -219,7 +256,8 @@ def test_series_geometry_matches_truth(all_truths: list[Path]) -> None:
             _assert_geometry(images["t2w"], truth["geometry"][f"{study}_t2w"])
             b_values = truth["b_values"][study]
             assert sorted(k for k in images if k.startswith("dwi_")) == sorted(
-                f"dwi_b{b}" for b in b_values)
+                f"dwi_b{b}" for b in b_values
+            )
             for b in b_values:
                 _assert_geometry(images[f"dwi_b{b}"], truth["geometry"][f"{study}_dwi"])
             if "adc" in truth["series"][study]:
@@ -247,23 +285,38 @@ def test_truth_masks_on_their_grids(all_truths: list[Path]) -> None:
 
 def test_expected_decisions_per_case_type(all_truths: list[Path]) -> None:
     assert {t.value: d.value for t, d in EXPECTED_DECISION.items()} == {
-        "complete_response": "cCR", "near_complete": "near_cCR",
-        "residual_tumour": "incomplete", "residual_submucosal": "incomplete",
-        "fibrosis_oedema": "cCR", "shine_through": "cCR", "suspicious_node": "incomplete",
-        "missing_inputs": "indeterminate", "contradictory_inputs": "indeterminate"}
+        "complete_response": "cCR",
+        "near_complete": "near_cCR",
+        "residual_tumour": "incomplete",
+        "residual_submucosal": "incomplete",
+        "fibrosis_oedema": "cCR",
+        "shine_through": "cCR",
+        "suspicious_node": "incomplete",
+        "missing_inputs": "indeterminate",
+        "contradictory_inputs": "indeterminate",
+    }
     for path in all_truths:
         truth = _truth(path)
         assert truth["expected_decision"] == EXPECTED_DECISION[CaseType(truth["case_type"])]
 
 
-def test_same_seed_same_pixels_other_seed_differs(cohort: dict[str, Any],
-                                                  tmp_path: Path) -> None:
+def test_same_seed_same_pixels_other_seed_differs(cohort: dict[str, Any], tmp_path: Path) -> None:
     options = cohort["options"]
     first = _truth(cohort["paths"][0])
-    again = generate_case(tmp_path / "a", case_id="case-000", case_type=CaseType.RESIDUAL_TUMOUR,
-                          seed=first["seed"], options=options)
-    other = generate_case(tmp_path / "b", case_id="case-000", case_type=CaseType.RESIDUAL_TUMOUR,
-                          seed=first["seed"] + 1, options=options)
+    again = generate_case(
+        tmp_path / "a",
+        case_id="case-000",
+        case_type=CaseType.RESIDUAL_TUMOUR,
+        seed=first["seed"],
+        options=options,
+    )
+    other = generate_case(
+        tmp_path / "b",
+        case_id="case-000",
+        case_type=CaseType.RESIDUAL_TUMOUR,
+        seed=first["seed"] + 1,
+        options=options,
+    )
 
     def pixels(truth_path: Path) -> dict[str, bytes]:
         out = {}
@@ -309,7 +362,8 @@ def test_known_adc_in_pure_tissue_noiseless(rt_case: Path) -> None:
     tissue_img = sitk.ReadImage(str(rt_case.parent / truth["masks"]["tissue"]))
     tissue = sitk.GetArrayFromImage(tissue_img)
     t_matrix = np.asarray(tissue_img.GetDirection()).reshape(3, 3) @ np.diag(
-        tissue_img.GetSpacing())
+        tissue_img.GetSpacing()
+    )
     t_idx = np.rint((p - np.asarray(tissue_img.GetOrigin())) @ np.linalg.inv(t_matrix).T)
     t_idx = t_idx.astype(int)
     inside = np.all((t_idx >= 0) & (t_idx < np.asarray(tissue_img.GetSize())), axis=1)
@@ -339,8 +393,9 @@ def test_seg_references_t2w(cohort: dict[str, Any]) -> None:
             assert seg.SOPClassUID == SEG_STORAGE
             t2w_uids = set()
             for rel in info["t2w"]["files"]:
-                t2w_uids.add(pydicom.dcmread(path.parent / rel, stop_before_pixels=True)
-                             .SOPInstanceUID)
+                t2w_uids.add(
+                    pydicom.dcmread(path.parent / rel, stop_before_pixels=True).SOPInstanceUID
+                )
             ref = seg.ReferencedSeriesSequence[0]
             assert ref.SeriesInstanceUID == info["t2w"]["series_instance_uid"]
             referenced = {item.ReferencedSOPInstanceUID for item in ref.ReferencedInstanceSequence}
@@ -348,7 +403,8 @@ def test_seg_references_t2w(cohort: dict[str, Any]) -> None:
             assert seg.FrameOfReferenceUID == info["frame_of_reference_uid"]
             mask_name = "tumour_bed" if study == "restaging" else "baseline_tumour"
             truth_mask = sitk.GetArrayFromImage(
-                sitk.ReadImage(str(path.parent / truth["masks"][mask_name])))
+                sitk.ReadImage(str(path.parent / truth["masks"][mask_name]))
+            )
             assert int(seg.pixel_array.sum()) == int(truth_mask.sum())
 
 
@@ -362,10 +418,15 @@ def test_rtstruct_references_t2w_and_matches_mask(rt_case: Path) -> None:
         for rel in info["t2w"]["files"]:
             ds = pydicom.dcmread(rt_case.parent / rel, stop_before_pixels=True)
             t2w[ds.SOPInstanceUID] = ds
-        series_ref = (rt.ReferencedFrameOfReferenceSequence[0].RTReferencedStudySequence[0]
-                      .RTReferencedSeriesSequence[0])
+        series_ref = (
+            rt.ReferencedFrameOfReferenceSequence[0]
+            .RTReferencedStudySequence[0]
+            .RTReferencedSeriesSequence[0]
+        )
         assert series_ref.SeriesInstanceUID == info["t2w"]["series_instance_uid"]
-        mask = sitk.GetArrayFromImage(sitk.ReadImage(str(rt_case.parent / truth["masks"][mask_name])))
+        mask = sitk.GetArrayFromImage(
+            sitk.ReadImage(str(rt_case.parent / truth["masks"][mask_name]))
+        )
         area_contours = 0.0
         for contour in rt.ROIContourSequence[0].ContourSequence:
             assert contour.ContourGeometricType == "CLOSED_PLANAR"
@@ -419,14 +480,20 @@ def test_bad_input_is_refused(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_every_case_type_matches_its_description(tmp_path: Path) -> None:
     for i, kind in enumerate(CaseType):
-        path = generate_case(tmp_path, case_id=f"case-{i:03d}", case_type=kind, seed=100 + i,
-                             options=PhantomOptions(small=True))
+        path = generate_case(
+            tmp_path,
+            case_id=f"case-{i:03d}",
+            case_type=kind,
+            seed=100 + i,
+            options=PhantomOptions(small=True),
+        )
         truth = _truth(path)
         form = yaml.safe_load((path.parent / "clinical.yaml").read_text(encoding="utf-8"))
         assert truth["expected_decision"] == EXPECTED_DECISION[kind].value
         tumour = sitk.GetArrayFromImage(sitk.ReadImage(str(path.parent / truth["masks"]["tumour"])))
-        assert tumour.any() == (kind in (CaseType.NEAR_COMPLETE, CaseType.RESIDUAL_TUMOUR,
-                                         CaseType.RESIDUAL_SUBMUCOSAL))
+        assert tumour.any() == (
+            kind in (CaseType.NEAR_COMPLETE, CaseType.RESIDUAL_TUMOUR, CaseType.RESIDUAL_SUBMUCOSAL)
+        )
         assert ("endoscopy" in form) == (kind is not CaseType.MISSING_INPUTS)
         dre = form["dre"]
         if kind is CaseType.CONTRADICTORY_INPUTS:
@@ -443,8 +510,13 @@ def test_every_case_type_matches_its_description(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("vendor", list(Vendor))
 def test_vendor_b_values_and_normal_size(vendor: Vendor, tmp_path: Path) -> None:
-    path = generate_case(tmp_path, case_id="case-v", case_type=CaseType.NEAR_COMPLETE, seed=5,
-                         options=PhantomOptions(vendor=vendor, with_adc_series=True))
+    path = generate_case(
+        tmp_path,
+        case_id="case-v",
+        case_type=CaseType.NEAR_COMPLETE,
+        seed=5,
+        options=PhantomOptions(vendor=vendor, with_adc_series=True),
+    )
     truth = _truth(path)
     assert truth["vendor_style"] == vendor.value
     images = _study_images(path.parent / "restaging", truth["series"]["restaging"])

@@ -126,18 +126,37 @@ def _background(rng: np.random.Generator, axis: RectalAxis, female: bool) -> lis
         Structure(Tissue.FAT, EllipticCylinder(body_cx, body_cy, body_a - 2.0, body_b - 2.0)),
     ]
     for side in (-1.0, 1.0):
-        out.append(Structure(Tissue.MUSCLE, EllipticCylinder(
-            mx + side * rng.uniform(45.0, 52.0), my + b_m + rng.uniform(26.0, 32.0),
-            rng.uniform(44.0, 52.0), rng.uniform(20.0, 26.0), angle_deg=side * 25.0)))
+        out.append(
+            Structure(
+                Tissue.MUSCLE,
+                EllipticCylinder(
+                    mx + side * rng.uniform(45.0, 52.0),
+                    my + b_m + rng.uniform(26.0, 32.0),
+                    rng.uniform(44.0, 52.0),
+                    rng.uniform(20.0, 26.0),
+                    angle_deg=side * 25.0,
+                ),
+            )
+        )
         ix, iy = mx + side * (a_m + rng.uniform(38.0, 42.0)), my - rng.uniform(3.0, 8.0)
         out.append(Structure(Tissue.BONE_CORTEX, EllipticCylinder(ix, iy, 11.0, 23.0)))
         out.append(Structure(Tissue.BONE_MARROW, EllipticCylinder(ix, iy, 8.5, 20.5)))
-        out.append(Structure(Tissue.MUSCLE, EllipticCylinder(
-            mx + side * (a_m + rng.uniform(20.0, 24.0)), my - rng.uniform(6.0, 10.0),
-            rng.uniform(8.0, 10.0), rng.uniform(24.0, 28.0), angle_deg=side * 15.0)))
+        out.append(
+            Structure(
+                Tissue.MUSCLE,
+                EllipticCylinder(
+                    mx + side * (a_m + rng.uniform(20.0, 24.0)),
+                    my - rng.uniform(6.0, 10.0),
+                    rng.uniform(8.0, 10.0),
+                    rng.uniform(24.0, 28.0),
+                    angle_deg=side * 15.0,
+                ),
+            )
+        )
     sy = my + b_m + rng.uniform(12.0, 16.0)
     out.append(Structure(Tissue.BONE_CORTEX, EllipticCylinder(mx, sy, 21.0, 10.0)))
     out.append(Structure(Tissue.BONE_MARROW, EllipticCylinder(mx, sy, 18.5, 7.5)))
+
     def meso(a: float, b: float, y_min: float | None = None) -> EllipticCylinder:
         return EllipticCylinder(0.0, off_y, a, b, taper=taper, z_ref=z0, y_min=y_min, axis=axis)
 
@@ -148,8 +167,10 @@ def _background(rng: np.random.Generator, axis: RectalAxis, female: bool) -> lis
     if female:
         organ = Ellipsoid((mx, front - rng.uniform(8.0, 11.0), z0 - 5.0), (24.0, 6.0, 40.0))
     else:
-        organ = Ellipsoid((mx, front - rng.uniform(16.0, 19.0), z0 - rng.uniform(5.0, 15.0)),
-                          (rng.uniform(16.0, 20.0), rng.uniform(12.0, 15.0), 18.0))
+        organ = Ellipsoid(
+            (mx, front - rng.uniform(16.0, 19.0), z0 - rng.uniform(5.0, 15.0)),
+            (rng.uniform(16.0, 20.0), rng.uniform(12.0, 15.0), 18.0),
+        )
     out.append(Structure(Tissue.PELVIC_ORGAN, organ))
     bladder_c = (mx, front - rng.uniform(36.0, 42.0), z0 + rng.uniform(28.0, 40.0))
     semi = (rng.uniform(38.0, 46.0), rng.uniform(26.0, 32.0), rng.uniform(32.0, 40.0))
@@ -159,14 +180,21 @@ def _background(rng: np.random.Generator, axis: RectalAxis, female: bool) -> lis
     return out
 
 
-def _cyl_point(axis: RectalAxis, theta_deg: float, r: float, z: float) -> tuple[float, float, float]:
+def _cyl_point(
+    axis: RectalAxis, theta_deg: float, r: float, z: float
+) -> tuple[float, float, float]:
     cx, cy = axis.centre(np.asarray([z], np.float32))
     t = math.radians(theta_deg)
     return (float(cx[0]) + r * math.cos(t), float(cy[0]) + r * math.sin(t), z)
 
 
-def _draw_nodes(rng: np.random.Generator, anatomy_axis: RectalAxis, r_outer: float,
-                z_bed: float, suspicious: bool) -> tuple[Node, ...]:
+def _draw_nodes(
+    rng: np.random.Generator,
+    anatomy_axis: RectalAxis,
+    r_outer: float,
+    z_bed: float,
+    suspicious: bool,
+) -> tuple[Node, ...]:
     nodes: list[Node] = []
     centres: list[np.ndarray] = []
     specs = [(True, rng.uniform(5.0, 6.5))] if suspicious else []
@@ -187,22 +215,37 @@ def _draw_nodes(rng: np.random.Generator, anatomy_axis: RectalAxis, r_outer: flo
             axes = (semi, semi * rng.uniform(0.55, 0.75), semi * rng.uniform(1.0, 1.5))
             grow = rng.uniform(1.0, 1.1)
         angle = math.radians(rng.uniform(0.0, 180.0))
-        rot = (math.cos(angle), math.sin(angle), 0.0, -math.sin(angle), math.cos(angle), 0.0,
-               0.0, 0.0, 1.0)
+        rot = (
+            math.cos(angle),
+            math.sin(angle),
+            0.0,
+            -math.sin(angle),
+            math.cos(angle),
+            0.0,
+            0.0,
+            0.0,
+            1.0,
+        )
         c = (float(centre[0]), float(centre[1]), float(centre[2]))
-        nodes.append(Node(
-            restaging=Ellipsoid(c, axes, rot),
-            baseline=Ellipsoid(c, tuple(a * grow for a in axes), rot),  # type: ignore[arg-type]
-            suspicious=is_susp,
-        ))
+        nodes.append(
+            Node(
+                restaging=Ellipsoid(c, axes, rot),
+                baseline=Ellipsoid(c, tuple(a * grow for a in axes), rot),  # type: ignore[arg-type]
+                suspicious=is_susp,
+            )
+        )
     return tuple(nodes)
 
 
 def draw_anatomy(rng: np.random.Generator, case_type: CaseType, *, female: bool) -> Anatomy:
     """Draw the anatomy of one patient for ``case_type`` (deterministic for ``rng``)."""
     axis = RectalAxis(
-        x0=rng.uniform(-6.0, 6.0), y0=rng.uniform(20.0, 40.0), z0=rng.uniform(-60.0, -20.0),
-        sx=rng.uniform(-0.08, 0.08), sy=rng.uniform(-0.25, -0.05), k=rng.uniform(0.0, 0.004),
+        x0=rng.uniform(-6.0, 6.0),
+        y0=rng.uniform(20.0, 40.0),
+        z0=rng.uniform(-60.0, -20.0),
+        sx=rng.uniform(-0.08, 0.08),
+        sy=rng.uniform(-0.25, -0.05),
+        k=rng.uniform(0.0, 0.004),
     )
     r_outer = rng.uniform(12.0, 17.0)
     wall = rng.uniform(3.0, 5.0)
@@ -216,9 +259,17 @@ def draw_anatomy(rng: np.random.Generator, case_type: CaseType, *, female: bool)
     h = rng.uniform(12.5, 25.0)
     r_in = rng.uniform(max(3.0, lumen - 6.0), lumen - 1.0)
     r_out = r_outer + rng.uniform(0.5, 4.0)
-    baseline_tumour = WallDome(axis, theta0, alpha, z_t, h, 0.5 * (r_in + r_out),
-                               0.5 * (r_out - r_in), lobulation=0.15,
-                               phase=rng.uniform(0, 2 * math.pi))
+    baseline_tumour = WallDome(
+        axis,
+        theta0,
+        alpha,
+        z_t,
+        h,
+        0.5 * (r_in + r_out),
+        0.5 * (r_out - r_in),
+        lobulation=0.15,
+        phase=rng.uniform(0, 2 * math.pi),
+    )
 
     alpha_b = max(alpha * rng.uniform(0.45, 0.7), 35.0)
     h_b = max(h * rng.uniform(0.45, 0.7), 7.0)
@@ -230,8 +281,12 @@ def draw_anatomy(rng: np.random.Generator, case_type: CaseType, *, female: bool)
     r_mid_wall = lumen + 0.5 * wall
     if case_type is CaseType.NEAR_COMPLETE:
         d = rng.uniform(4.5, 8.0)
-        c = _cyl_point(axis, theta0 + rng.uniform(-0.3, 0.3) * alpha_b, lumen + 0.45 * d,
-                       z_b + rng.uniform(-0.3, 0.3) * h_b)
+        c = _cyl_point(
+            axis,
+            theta0 + rng.uniform(-0.3, 0.3) * alpha_b,
+            lumen + 0.45 * d,
+            z_b + rng.uniform(-0.3, 0.3) * h_b,
+        )
         residual = (Ellipsoid(c, (0.5 * d, 0.5 * d * rng.uniform(0.85, 1.0), 0.5 * d)),)
     elif case_type is CaseType.RESIDUAL_TUMOUR:
         length = rng.uniform(16.0, 26.0)
@@ -239,36 +294,95 @@ def draw_anatomy(rng: np.random.Generator, case_type: CaseType, *, female: bool)
         rr_mid = 0.5 * (rr_in + rr_out)
         alpha_r = math.degrees(rng.uniform(16.0, 26.0) / (2.0 * rr_mid))
         h_b, alpha_b = max(h_b, 0.5 * length + 2.0), max(alpha_b, alpha_r + 8.0)
-        residual = (WallDome(axis, theta0, alpha_r, z_b, 0.5 * length, rr_mid,
-                             0.5 * (rr_out - rr_in), lobulation=0.1, phase=rng.uniform(0, 6.0)),)
+        residual = (
+            WallDome(
+                axis,
+                theta0,
+                alpha_r,
+                z_b,
+                0.5 * length,
+                rr_mid,
+                0.5 * (rr_out - rr_in),
+                lobulation=0.1,
+                phase=rng.uniform(0, 6.0),
+            ),
+        )
     elif case_type is CaseType.RESIDUAL_SUBMUCOSAL:
         length = rng.uniform(10.0, 15.0)
         rr_in, rr_out = lumen + inner + 0.3, r_outer + rng.uniform(2.0, 3.5)
         rr_mid = 0.5 * (rr_in + rr_out)
         alpha_r = math.degrees(rng.uniform(10.0, 15.0) / (2.0 * rr_mid))
         h_b, alpha_b = max(h_b, 0.5 * length + 2.0), max(alpha_b, alpha_r + 8.0)
-        residual = (WallDome(axis, theta0, alpha_r, z_b, 0.5 * length, rr_mid,
-                             0.5 * (rr_out - rr_in) + 1.0, r_min=rr_in),)
+        residual = (
+            WallDome(
+                axis,
+                theta0,
+                alpha_r,
+                z_b,
+                0.5 * length,
+                rr_mid,
+                0.5 * (rr_out - rr_in) + 1.0,
+                r_min=rr_in,
+            ),
+        )
     elif case_type is CaseType.FIBROSIS_OEDEMA:
         thick = rng.uniform(2.0, 4.0)
         bed_r_min = lumen - thick
-        oedema = WallDome(axis, theta0, alpha_b * 1.5, z_b, h_b * 1.6, lumen + 0.5 * inner,
-                          thick + inner, r_min=lumen - thick, r_max=lumen + inner + 0.5)
+        oedema = WallDome(
+            axis,
+            theta0,
+            alpha_b * 1.5,
+            z_b,
+            h_b * 1.6,
+            lumen + 0.5 * inner,
+            thick + inner,
+            r_min=lumen - thick,
+            r_max=lumen + inner + 0.5,
+        )
     elif case_type is CaseType.SHINE_THROUGH:
         semi = (rng.uniform(3.0, 4.5), rng.uniform(3.0, 4.5), rng.uniform(4.0, 6.0))
         h_b = max(h_b, semi[2] + 3.0)
         c = _cyl_point(axis, theta0, r_mid_wall, z_b)
         angle = math.radians(theta0)
-        rot = (math.cos(angle), -math.sin(angle), 0.0, math.sin(angle), math.cos(angle), 0.0,
-               0.0, 0.0, 1.0)
+        rot = (
+            math.cos(angle),
+            -math.sin(angle),
+            0.0,
+            math.sin(angle),
+            math.cos(angle),
+            0.0,
+            0.0,
+            0.0,
+            1.0,
+        )
         fluid = Ellipsoid(c, (min(semi[0], 0.5 * wall + 1.5), semi[1] * 1.6, semi[2]), rot)
     bed_r_max = r_outer + rng.uniform(0.5, 1.5)
     half = 0.5 * (bed_r_max - bed_r_min)
-    bed = WallDome(axis, theta0, alpha_b, z_b, h_b, 0.5 * (bed_r_max + bed_r_min), 1.6 * half,
-                   lobulation=0.08, phase=rng.uniform(0, 6.0), r_min=bed_r_min, r_max=bed_r_max)
+    bed = WallDome(
+        axis,
+        theta0,
+        alpha_b,
+        z_b,
+        h_b,
+        0.5 * (bed_r_max + bed_r_min),
+        1.6 * half,
+        lobulation=0.08,
+        phase=rng.uniform(0, 6.0),
+        r_min=bed_r_min,
+        r_max=bed_r_max,
+    )
     nodes = _draw_nodes(rng, axis, r_outer, z_b, case_type is CaseType.SUSPICIOUS_NODE)
     return Anatomy(
-        case_type=case_type, female=female, axis=axis, r_outer=r_outer, wall=wall,
-        background=tuple(background), nodes=nodes, baseline_tumour=baseline_tumour, bed=bed,
-        residual=residual, oedema=oedema, fluid=fluid,
+        case_type=case_type,
+        female=female,
+        axis=axis,
+        r_outer=r_outer,
+        wall=wall,
+        background=tuple(background),
+        nodes=nodes,
+        baseline_tumour=baseline_tumour,
+        bed=bed,
+        residual=residual,
+        oedema=oedema,
+        fluid=fluid,
     )

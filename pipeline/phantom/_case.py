@@ -49,8 +49,18 @@ from pipeline.phantom._truth import CONVENTIONS, mask_summary, tissue_legend, wr
 from pipeline.phantom._vendor import VendorStyle
 
 _CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_STREAMS = ("identity", "anatomy", "tissues", "plan", "choices", "style", "physics", "noise",
-            "clinical", "dicom")
+_STREAMS = (
+    "identity",
+    "anatomy",
+    "tissues",
+    "plan",
+    "choices",
+    "style",
+    "physics",
+    "noise",
+    "clinical",
+    "dicom",
+)
 
 
 def _rngs(seed: int, case_type: CaseType) -> dict[str, np.random.Generator]:
@@ -61,8 +71,10 @@ def _rngs(seed: int, case_type: CaseType) -> dict[str, np.random.Generator]:
 
 def _case_root_check(case_id: str, seed: int) -> None:
     if not _CASE_ID.match(case_id):
-        raise InputError(f"case id {case_id!r} is not a safe folder name",
-                         fix="use letters, digits, '.', '_' or '-' (e.g. 'case-000')")
+        raise InputError(
+            f"case id {case_id!r} is not a safe folder name",
+            fix="use letters, digits, '.', '_' or '-' (e.g. 'case-000')",
+        )
     if seed < 0:
         raise InputError(f"seed must be >= 0, got {seed}")
 
@@ -133,20 +145,37 @@ def generate_cohort(
     paths = []
     for i in range(cases):
         case_seed = int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
-        paths.append(generate_case(Path(out), case_id=f"case-{i:0{width}d}",
-                                   case_type=types[i % len(types)], seed=case_seed,
-                                   options=options))
+        paths.append(
+            generate_case(
+                Path(out),
+                case_id=f"case-{i:0{width}d}",
+                case_type=types[i % len(types)],
+                seed=case_seed,
+                options=options,
+            )
+        )
         if progress is not None:
             progress(i + 1, cases)
     return paths
 
 
-def _writer(root: Path, name: str, *, identity: PatientIdentity, style: VendorStyle,
-            rng: np.random.Generator, seed: int, case_id: str, dates: StudyDates) -> StudyWriter:
+def _writer(
+    root: Path,
+    name: str,
+    *,
+    identity: PatientIdentity,
+    style: VendorStyle,
+    rng: np.random.Generator,
+    seed: int,
+    case_id: str,
+    dates: StudyDates,
+) -> StudyWriter:
     folder = root / name
     folder.mkdir()
     return StudyWriter(
-        folder=folder, patient=identity, style=style,
+        folder=folder,
+        patient=identity,
+        style=style,
         uid_seed=("ccr-phantom", seed, case_id, name),
         date=dates.restaging if name == "restaging" else dates.baseline,
         accession=f"A{int(rng.integers(10_000_000, 99_999_999))}",
@@ -156,25 +185,43 @@ def _writer(root: Path, name: str, *, identity: PatientIdentity, style: VendorSt
     )
 
 
-def _write_mask(writer: StudyWriter, rendered: RenderedStudy, plan: StudyPlan, *, fmt: str,
-                fraction: np.ndarray, label: str) -> dict[str, Any]:
+def _write_mask(
+    writer: StudyWriter,
+    rendered: RenderedStudy,
+    plan: StudyPlan,
+    *,
+    fmt: str,
+    fraction: np.ndarray,
+    label: str,
+) -> dict[str, Any]:
     t2w = rendered.written["t2w"]
     if fmt == "SEG":
-        ds = write_seg(writer, mask=fraction >= 0.5, t2w=t2w.datasets, segment_label=label,
-                       uid_tag=label)
+        ds = write_seg(
+            writer, mask=fraction >= 0.5, t2w=t2w.datasets, segment_label=label, uid_tag=label
+        )
     else:
-        ds = write_rtstruct(writer, fraction=fraction, grid=plan.t2w, t2w=t2w.datasets,
-                            t2w_series_uid=t2w.series_uid, roi_name=label, uid_tag=label)
+        ds = write_rtstruct(
+            writer,
+            fraction=fraction,
+            grid=plan.t2w,
+            t2w=t2w.datasets,
+            t2w_series_uid=t2w.series_uid,
+            roi_name=label,
+            uid_tag=label,
+        )
     return {
-        "format": fmt, "label": label, "file": writer.written[-1].name,
+        "format": fmt,
+        "label": label,
+        "file": writer.written[-1].name,
         "sop_instance_uid": str(ds.SOPInstanceUID),
         "series_instance_uid": str(ds.SeriesInstanceUID),
         "referenced_series_instance_uid": t2w.series_uid,
     }
 
 
-def _truth_masks(root: Path, anatomy: Anatomy, plan: CasePlan, rest: RenderedStudy,
-                 base: RenderedStudy) -> tuple[dict[str, str], dict[str, Any], np.ndarray]:
+def _truth_masks(
+    root: Path, anatomy: Anatomy, plan: CasePlan, rest: RenderedStudy, base: RenderedStudy
+) -> tuple[dict[str, str], dict[str, Any], np.ndarray]:
     sg, labels = rest.t2w_grid, rest.t2w_labels
     bed_fraction = sg.region(anatomy.bed_region())
     node_mask = sg.fraction(labels, [Tissue.NODE, Tissue.NODE_SUSPICIOUS]) >= 0.5
@@ -185,28 +232,32 @@ def _truth_masks(root: Path, anatomy: Anatomy, plan: CasePlan, rest: RenderedStu
         "oedema": (sg.fraction(labels, [Tissue.OEDEMA, Tissue.FLUID]) >= 0.5, plan.restaging),
         "tumour_bed": (bed_fraction >= 0.5, plan.restaging),
         "node": (node_labels, plan.restaging),
-        "suspicious_node": (sg.fraction(labels, [Tissue.NODE_SUSPICIOUS]) >= 0.5,
-                            plan.restaging),
+        "suspicious_node": (sg.fraction(labels, [Tissue.NODE_SUSPICIOUS]) >= 0.5, plan.restaging),
         "tissue": (sg.centre_labels(labels), plan.restaging),
-        "baseline_tumour_on_restaging": (sg.region([anatomy.baseline_tumour]) >= 0.5,
-                                         plan.restaging),
-        "baseline_tumour": (base.t2w_grid.fraction(base.t2w_labels, [Tissue.TUMOUR]) >= 0.5,
-                            plan.baseline),
+        "baseline_tumour_on_restaging": (
+            sg.region([anatomy.baseline_tumour]) >= 0.5,
+            plan.restaging,
+        ),
+        "baseline_tumour": (
+            base.t2w_grid.fraction(base.t2w_labels, [Tissue.TUMOUR]) >= 0.5,
+            plan.baseline,
+        ),
     }
     paths, summary = {}, {}
     for name, (array, study) in masks.items():
         rel = f"truth/{name}.nii.gz"
         write_mask(root / rel, array.astype(np.uint8), study.t2w)
         paths[name] = rel
-        summary[name] = {"grid": "baseline_t2w" if study is plan.baseline else "restaging_t2w",
-                         **mask_summary(array, study.t2w)}
+        summary[name] = {
+            "grid": "baseline_t2w" if study is plan.baseline else "restaging_t2w",
+            **mask_summary(array, study.t2w),
+        }
     return paths, summary, bed_fraction
 
 
 def _lesions(anatomy: Anatomy) -> dict[str, Any]:
     residual = []
     for shape in anatomy.residual:
-        lo, hi = shape.bbox()
         entry: dict[str, Any] = {"type": type(shape).__name__}
         if hasattr(shape, "extent_mm"):
             entry.update(shape.extent_mm())
@@ -218,14 +269,20 @@ def _lesions(anatomy: Anatomy) -> dict[str, Any]:
         "tumour_bed": anatomy.bed.extent_mm(),
         "residual": residual,
         "bed_centre_lps_mm": [round(float(v), 3) for v in anatomy.bed_centre],
-        "nodes": [{"centre_lps_mm": [round(c, 3) for c in n.restaging.centre],
-                   "short_axis_mm": round(n.short_axis_mm, 2), "suspicious": n.suspicious}
-                  for n in anatomy.nodes],
+        "nodes": [
+            {
+                "centre_lps_mm": [round(c, 3) for c in n.restaging.centre],
+                "short_axis_mm": round(n.short_axis_mm, 2),
+                "suspicious": n.suspicious,
+            }
+            for n in anatomy.nodes
+        ],
     }
 
 
-def _build_case(root: Path, *, case_id: str, case_type: CaseType, seed: int,
-                options: PhantomOptions) -> None:
+def _build_case(
+    root: Path, *, case_id: str, case_type: CaseType, seed: int, options: PhantomOptions
+) -> None:
     rng = _rngs(seed, case_type)
     identity = draw_identity(rng["identity"])
     dates = draw_dates(rng["identity"])
@@ -256,29 +313,53 @@ def _build_case(root: Path, *, case_id: str, case_type: CaseType, seed: int,
         physics_info[name] = physics.as_dict(tissues)
         rescales = (study_style.t2w_rescale, study_style.dwi_rescale)
         rendered[name] = render_study(
-            study_plan, anatomy.structures(baseline=name == "baseline"), tissues, physics,
-            style_rescales=rescales, noise=rng["noise"], with_adc=adc)
+            study_plan,
+            anatomy.structures(baseline=name == "baseline"),
+            tissues,
+            physics,
+            style_rescales=rescales,
+            noise=rng["noise"],
+            with_adc=adc,
+        )
 
-    paths, mask_info, bed_fraction = _truth_masks(root, anatomy, plan, rendered["restaging"],
-                                                  rendered["baseline"])
+    paths, mask_info, bed_fraction = _truth_masks(
+        root, anatomy, plan, rendered["restaging"], rendered["baseline"]
+    )
     series_info: dict[str, Any] = {}
     mask_formats: dict[str, str | None] = {}
     for (name, (study_plan, study_style, _)), fmt in zip(studies.items(), formats, strict=True):
-        writer = _writer(root, name, identity=identity, style=study_style, rng=rng["dicom"],
-                         seed=seed, case_id=case_id, dates=dates)
+        writer = _writer(
+            root,
+            name,
+            identity=identity,
+            style=study_style,
+            rng=rng["dicom"],
+            seed=seed,
+            case_id=case_id,
+            dates=dates,
+        )
         study = rendered[name]
-        write_study(writer, study_plan, study,
-                    (study_style.t2w_rescale, study_style.dwi_rescale), rng["dicom"])
-        info = {role: describe_series(s, root) for role, s in study.written.items()}
+        write_study(
+            writer,
+            study_plan,
+            study,
+            (study_style.t2w_rescale, study_style.dwi_rescale),
+            rng["dicom"],
+        )
+        info: dict[str, Any] = {role: describe_series(s, root) for role, s in study.written.items()}
         info["study_instance_uid"] = writer.study_uid
         info["frame_of_reference_uid"] = writer.frame_uid
         info["study_date"] = writer.date.isoformat()
         if name == "baseline" or with_mask:
-            fraction = (bed_fraction if name == "restaging" else
-                        study.t2w_grid.fraction(study.t2w_labels, [Tissue.TUMOUR]))
+            fraction = (
+                bed_fraction
+                if name == "restaging"
+                else study.t2w_grid.fraction(study.t2w_labels, [Tissue.TUMOUR])
+            )
             label = "tumour bed" if name == "restaging" else "baseline tumour"
-            info["mask"] = _write_mask(writer, study, study_plan, fmt=fmt,
-                                       fraction=fraction, label=label)
+            info["mask"] = _write_mask(
+                writer, study, study_plan, fmt=fmt, fraction=fraction, label=label
+            )
             mask_formats[name] = fmt
         else:
             mask_formats[name] = None
@@ -286,19 +367,46 @@ def _build_case(root: Path, *, case_id: str, case_type: CaseType, seed: int,
 
     form = draw_clinical(rng["clinical"], case_type, case_id=case_id, dates=dates)
     write_text(root / "clinical.yaml", clinical_yaml(form))
-    truth = _truth(case_id=case_id, case_type=case_type, seed=seed, options=options,
-                   anatomy=anatomy, tissues=tissues, plan=plan, snr=snr, styles=(style,
-                   base_style), paths=paths, mask_info=mask_info, series=series_info,
-                   mask_formats=mask_formats, physics=physics_info, form=form,
-                   with_adc=with_adc)
+    truth = _truth(
+        case_id=case_id,
+        case_type=case_type,
+        seed=seed,
+        options=options,
+        anatomy=anatomy,
+        tissues=tissues,
+        plan=plan,
+        snr=snr,
+        styles=(style, base_style),
+        paths=paths,
+        mask_info=mask_info,
+        series=series_info,
+        mask_formats=mask_formats,
+        physics=physics_info,
+        form=form,
+        with_adc=with_adc,
+    )
     write_json(root / "truth.json", truth)
 
 
-def _truth(*, case_id: str, case_type: CaseType, seed: int, options: PhantomOptions,
-           anatomy: Anatomy, tissues: TissueTable, plan: CasePlan, snr: float,
-           styles: tuple[VendorStyle, VendorStyle], paths: dict[str, str],
-           mask_info: dict[str, Any], series: dict[str, Any], mask_formats: dict[str, Any],
-           physics: dict[str, Any], form: dict[str, Any], with_adc: bool) -> dict[str, Any]:
+def _truth(
+    *,
+    case_id: str,
+    case_type: CaseType,
+    seed: int,
+    options: PhantomOptions,
+    anatomy: Anatomy,
+    tissues: TissueTable,
+    plan: CasePlan,
+    snr: float,
+    styles: tuple[VendorStyle, VendorStyle],
+    paths: dict[str, str],
+    mask_info: dict[str, Any],
+    series: dict[str, Any],
+    mask_formats: dict[str, Any],
+    physics: dict[str, Any],
+    form: dict[str, Any],
+    with_adc: bool,
+) -> dict[str, Any]:
     r, b = plan.restaging, plan.baseline
     geometry = {
         "restaging_t2w": r.t2w.as_dict(),
@@ -328,13 +436,16 @@ def _truth(*, case_id: str, case_type: CaseType, seed: int, options: PhantomOpti
         "case_id": case_id,
         "case_type": case_type.value,
         "seed": seed,
-        "options": {"small": options.small, "snr": None if options.snr is None else
-                    ("inf" if noiseless else options.snr),
-                    "with_adc_series": options.with_adc_series,
-                    "restaging_mask": options.restaging_mask,
-                    "mask_format": None if options.mask_format is None else
-                    MaskFormat(options.mask_format).value,
-                    "vendor": None if options.vendor is None else options.vendor.value},
+        "options": {
+            "small": options.small,
+            "snr": None if options.snr is None else ("inf" if noiseless else options.snr),
+            "with_adc_series": options.with_adc_series,
+            "restaging_mask": options.restaging_mask,
+            "mask_format": None
+            if options.mask_format is None
+            else MaskFormat(options.mask_format).value,
+            "vendor": None if options.vendor is None else options.vendor.value,
+        },
         "expected_decision": EXPECTED_DECISION[case_type].value,
         "residual_tumour": case_type in RESIDUAL_CASE_TYPES,
         "suspicious_node": case_type is CaseType.SUSPICIOUS_NODE,
@@ -354,15 +465,16 @@ def _truth(*, case_id: str, case_type: CaseType, seed: int, options: PhantomOpti
             "restaging grid as truth/baseline_tumour_on_restaging.nii.gz",
             "rigid": plan.baseline_rigid.as_dict(),
             "restaging_to_baseline_rigid_4x4": plan.baseline_rigid.as_dict()["matrix_4x4"],
-            "baseline_to_restaging_rigid_4x4":
-                plan.baseline_rigid.as_dict()["inverse_matrix_4x4"],
+            "baseline_to_restaging_rigid_4x4": plan.baseline_rigid.as_dict()["inverse_matrix_4x4"],
             "deformation": plan.deformation.as_dict(),
         },
         "geometry": geometry,
         "series": series,
-        "snr": {"dwi_b0_wall": "inf" if noiseless else round(snr, 4),
-                "t2w_wall": "inf" if noiseless else round(2.0 * snr, 4),
-                "noiseless": noiseless},
+        "snr": {
+            "dwi_b0_wall": "inf" if noiseless else round(snr, 4),
+            "t2w_wall": "inf" if noiseless else round(2.0 * snr, 4),
+            "noiseless": noiseless,
+        },
         "intensity": physics,
         "vendor_style": styles[0].vendor.value,
         "baseline_vendor_style": styles[1].vendor.value,

@@ -16,13 +16,26 @@ from pipeline.phantom._options import CaseType
 
 CLINICAL_SCHEMA_VERSION = "1.0"
 
-_REGIMENS = ("lccrt", "lccrt_consolidation_chemo", "lccrt_induction_chemo", "scrt_tnt", "scrt",
-             "chemo_only", "immunotherapy")
+_REGIMENS = (
+    "lccrt",
+    "lccrt_consolidation_chemo",
+    "lccrt_induction_chemo",
+    "scrt_tnt",
+    "scrt",
+    "chemo_only",
+    "immunotherapy",
+)
 _REGIMEN_WEIGHTS = (0.2, 0.3, 0.15, 0.2, 0.05, 0.05, 0.05)
 
-_CCR_LIKE = (CaseType.COMPLETE_RESPONSE, CaseType.FIBROSIS_OEDEMA, CaseType.SHINE_THROUGH,
-             CaseType.RESIDUAL_SUBMUCOSAL, CaseType.SUSPICIOUS_NODE, CaseType.MISSING_INPUTS,
-             CaseType.CONTRADICTORY_INPUTS)
+_CCR_LIKE = (
+    CaseType.COMPLETE_RESPONSE,
+    CaseType.FIBROSIS_OEDEMA,
+    CaseType.SHINE_THROUGH,
+    CaseType.RESIDUAL_SUBMUCOSAL,
+    CaseType.SUSPICIOUS_NODE,
+    CaseType.MISSING_INPUTS,
+    CaseType.CONTRADICTORY_INPUTS,
+)
 
 
 def _scar(rng: np.random.Generator) -> list[str]:
@@ -91,8 +104,9 @@ def draw_clinical(
 def clinical_yaml(form: dict[str, Any]) -> str:
     """Serialise the form; dates stay quoted strings (never YAML dates)."""
     header = "# Clinical inputs of a synthetic phantom case (research use only).\n"
-    return header + yaml.safe_dump(form, sort_keys=False, allow_unicode=True,
-                                   default_flow_style=None)
+    return header + yaml.safe_dump(
+        form, sort_keys=False, allow_unicode=True, default_flow_style=None
+    )
 
 
 def clinical_summary(form: dict[str, Any]) -> dict[str, Any]:

@@ -38,8 +38,9 @@ class FileNamer:
     def __init__(self, style: VendorStyle, rng: np.random.Generator) -> None:
         self._style = style
         self._counter = 0
-        self._pool = rng.permutation(np.arange(1, 9999))[:4000] if style.random_file_numbers \
-            else None
+        self._pool = (
+            rng.permutation(np.arange(1, 9999))[:4000] if style.random_file_numbers else None
+        )
 
     def next(self) -> str:
         self._counter += 1
@@ -156,8 +157,9 @@ def _window(values: npt.NDArray[np.float64]) -> tuple[float, float]:
     return round(float(0.5 * (lo + hi)), 1), round(max(float(hi - lo), 1.0), 1)
 
 
-def write_mr_series(writer: StudyWriter, spec: SeriesSpec, rng: np.random.Generator
-                    ) -> WrittenSeries:
+def write_mr_series(
+    writer: StudyWriter, spec: SeriesSpec, rng: np.random.Generator
+) -> WrittenSeries:
     """Write one MR series, one file per slice and b-value, in the vendor's instance order."""
     style = writer.style
     number = style.series_number(spec.role)
@@ -172,8 +174,9 @@ def write_mr_series(writer: StudyWriter, spec: SeriesSpec, rng: np.random.Genera
     files: dict[tuple[int, int], Path] = {}
     datasets: dict[int, Dataset] = {}
     tags: dict[int, list[str]] = {}
-    sample = np.concatenate([spec.rescale.to_values(img[::2, ::4, ::4]).ravel()
-                             for img in spec.images.values()])
+    sample = np.concatenate(
+        [spec.rescale.to_values(img[::2, ::4, ::4]).ravel() for img in spec.images.values()]
+    )
     center, width = _window(sample)
     series_time = writer.series_time(number)
     for b_index, key in enumerate(keys):
@@ -237,8 +240,9 @@ def write_mr_series(writer: StudyWriter, spec: SeriesSpec, rng: np.random.Genera
             if b_index == 0:
                 datasets[k] = ds
     ordered = [files[(b, k)] for b in range(len(keys)) for k in range(nz)]
-    return WrittenSeries(series_uid, number, description, tuple(ordered),
-                         tuple(datasets[k] for k in range(nz)), tags)
+    return WrittenSeries(
+        series_uid, number, description, tuple(ordered), tuple(datasets[k] for k in range(nz)), tags
+    )
 
 
 def describe_series(series: WrittenSeries, root: Path) -> dict[str, Any]:

@@ -69,7 +69,7 @@ class Grid:
         """
         axes = []
         for n, k in zip(self.size, factors, strict=True):
-            axes.append(((np.arange(n * k, dtype=np.float64) + 0.5) / k - 0.5))
+            axes.append((np.arange(n * k, dtype=np.float64) + 0.5) / k - 0.5)
         shapes = ((1, 1, -1), (1, -1, 1), (-1, 1, 1))
         m = self.matrix
         out = []
@@ -166,8 +166,9 @@ class RigidTransform:
         }
 
 
-def _rounded(values: F64) -> list[Any]:
-    return np.round(np.asarray(values, dtype=np.float64), 9).tolist()  # type: ignore[no-any-return]
+def _rounded(values: npt.ArrayLike) -> list[Any]:
+    rounded: list[Any] = np.round(np.asarray(values, dtype=np.float64), 9).tolist()
+    return rounded
 
 
 @dataclass(frozen=True)
@@ -258,8 +259,10 @@ class Sampler(Protocol):
 
 
 def _corners(lo: F64, hi: F64) -> F64:
-    return np.array([[a, b, c] for a in (lo[0], hi[0]) for b in (lo[1], hi[1])
-                     for c in (lo[2], hi[2])], dtype=np.float64)
+    return np.array(
+        [[a, b, c] for a in (lo[0], hi[0]) for b in (lo[1], hi[1]) for c in (lo[2], hi[2])],
+        dtype=np.float64,
+    )
 
 
 @dataclass(frozen=True)

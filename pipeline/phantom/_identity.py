@@ -12,15 +12,40 @@ from dataclasses import dataclass
 import numpy as np
 
 _SURNAMES = (
-    "Kowalski", "Jansen", "Moreau", "Rossi", "Schmidt", "Novak", "Lindqvist", "O'Brien",
-    "García", "Müller", "Nielsen", "Horvath", "Costa", "Van den Berg", "Dubois", "Andersson",
-    "Kaur", "Nakamura", "Okafor", "Petrov", "Fischer", "Brennan", "De Vries", "Svoboda",
+    "Kowalski",
+    "Jansen",
+    "Moreau",
+    "Rossi",
+    "Schmidt",
+    "Novak",
+    "Lindqvist",
+    "O'Brien",
+    "García",
+    "Müller",
+    "Nielsen",
+    "Horvath",
+    "Costa",
+    "Van den Berg",
+    "Dubois",
+    "Andersson",
+    "Kaur",
+    "Nakamura",
+    "Okafor",
+    "Petrov",
+    "Fischer",
+    "Brennan",
+    "De Vries",
+    "Svoboda",
 )
 _GIVEN_F = ("Anna", "Maria", "Ingrid", "Sofia", "Elena", "Aoife", "Zoë", "Hanna", "Chiara")
 _GIVEN_M = ("Jan", "Luca", "Pieter", "Tomasz", "Henrik", "José", "Olivier", "Jörg", "Kenji")
 _INSTITUTIONS = (
-    "Regional Cancer Centre", "University Hospital North", "St. Elsewhere Medical Centre",
-    "City General Hospital", "Klinikum Mitte", "Ospedale San Phantom",
+    "Regional Cancer Centre",
+    "University Hospital North",
+    "St. Elsewhere Medical Centre",
+    "City General Hospital",
+    "Klinikum Mitte",
+    "Ospedale San Phantom",
 )
 
 

@@ -18,6 +18,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.sr.codedict import codes
 from pydicom.uid import ExplicitVRLittleEndian, RTStructureSetStorage
+from pydicom.valuerep import DA, TM
 
 import pipeline
 from pipeline.phantom._dicom import StudyWriter, make_uid
@@ -167,8 +168,8 @@ def write_seg(
         item.DimensionOrganizationUID = dim_uid
     for item in seg.DimensionIndexSequence:
         item.DimensionOrganizationUID = dim_uid
-    seg.InstanceCreationDate = date
-    seg.InstanceCreationTime = "120000"
+    seg.InstanceCreationDate = DA(date)
+    seg.InstanceCreationTime = TM("120000")
     path = writer.folder / writer.namer.next()
     seg.save_as(path, enforce_file_format=True)
     writer.written.append(path)

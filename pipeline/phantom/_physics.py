@@ -34,8 +34,14 @@ class BiasField:
         quad = rng.uniform(-1.0, 1.0, size=3) * strength * 0.6
         size = np.asarray(grid.size, dtype=float)
         centre = grid.index_to_world(((size - 1.0) / 2.0)[None, :])[0]
-        c = (float(lin[0]), float(lin[1]), float(lin[2]),
-             float(quad[0]), float(quad[1]), float(quad[2]))
+        c = (
+            float(lin[0]),
+            float(lin[1]),
+            float(lin[2]),
+            float(quad[0]),
+            float(quad[1]),
+            float(quad[2]),
+        )
         return cls(c, (float(centre[0]), float(centre[1]), float(centre[2])))
 
     def evaluate(self, grid: Grid) -> F32:

@@ -66,8 +66,12 @@ def _direction(tilt_deg: float) -> tuple[float, ...]:
     return tuple(float(v) for v in rot.ravel())
 
 
-def _grid(centre: F64, size: tuple[int, int, int], spacing: tuple[float, float, float],
-          direction: tuple[float, ...]) -> Grid:
+def _grid(
+    centre: F64,
+    size: tuple[int, int, int],
+    spacing: tuple[float, float, float],
+    direction: tuple[float, ...],
+) -> Grid:
     d = np.asarray(direction).reshape(3, 3) @ np.diag(spacing)
     half = (np.asarray(size, dtype=float) - 1.0) / 2.0
     origin = np.asarray(centre, dtype=float) - d @ half
@@ -83,8 +87,9 @@ def _t2w_grid(rng: np.random.Generator, centre: F64, small: bool, *, baseline: b
     gap = float(rng.choice([0.0, 0.0, 0.3]))
     tilt = 0.0 if rng.random() < 0.5 else rng.uniform(5.0, 15.0) * rng.choice([-1.0, 1.0])
     offset = np.array([rng.uniform(-8, 8), rng.uniform(-8, 8), rng.uniform(-3, 3)])
-    return _grid(centre + offset, (matrix, matrix, n_slices), (pixel, pixel, 3.0 + gap),
-                 _direction(tilt))
+    return _grid(
+        centre + offset, (matrix, matrix, n_slices), (pixel, pixel, 3.0 + gap), _direction(tilt)
+    )
 
 
 def _dwi_grid(rng: np.random.Generator, t2w: Grid, small: bool) -> Grid:
@@ -109,8 +114,9 @@ def _b_values(rng: np.random.Generator) -> tuple[int, ...]:
 
 def _dwi_plan(rng: np.random.Generator, t2w: Grid, centre: F64, small: bool) -> DwiPlan:
     grid = _dwi_grid(rng, t2w, small)
-    rigid = RigidTransform.draw(rng, centre=centre, max_deg=DWI_MAX_ROTATION_DEG,
-                                max_mm=DWI_MAX_TRANSLATION_MM)
+    rigid = RigidTransform.draw(
+        rng, centre=centre, max_deg=DWI_MAX_ROTATION_DEG, max_mm=DWI_MAX_TRANSLATION_MM
+    )
     phase_encode = "COL" if rng.random() < 0.8 else "ROW"
     d = np.asarray(grid.direction).reshape(3, 3)
     pe = d[:, 1] if phase_encode == "COL" else d[:, 0]

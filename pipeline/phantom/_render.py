@@ -101,14 +101,20 @@ class SampledGrid:
         """Sub-sample index box that can hold ``shape``; ``None`` when it misses the grid."""
         lo, hi = shape.bbox()
         wlo, whi = self.sampler.image_box(lo, hi)
-        corners = np.array([[a, b, c] for a in (wlo[0], whi[0]) for b in (wlo[1], whi[1])
-                            for c in (wlo[2], whi[2])])
+        corners = np.array(
+            [
+                [a, b, c]
+                for a in (wlo[0], whi[0])
+                for b in (wlo[1], whi[1])
+                for c in (wlo[2], whi[2])
+            ]
+        )
         corners = np.nan_to_num(corners, posinf=1e6, neginf=-1e6)
         idx = self.grid.world_to_index(corners)
         out = []
         for axis, (n, k) in enumerate(zip(self.grid.size, self.factors, strict=True)):
-            first = max(int(math.floor(idx[:, axis].min())) - 1, 0)
-            last = min(int(math.ceil(idx[:, axis].max())) + 2, n)
+            first = max(math.floor(idx[:, axis].min()) - 1, 0)
+            last = min(math.ceil(idx[:, axis].max()) + 2, n)
             if first >= last:
                 return None
             out.append(slice(first * k, last * k))
@@ -146,14 +152,16 @@ class SampledGrid:
         blocks = values.reshape(nz, kz, ny, ky, nx, kx)
         return np.asarray(blocks.mean(axis=(1, 3, 5), dtype=np.float32))
 
-    def signal(self, labels: npt.NDArray[np.uint8], table: npt.NDArray[np.float64]
-               ) -> npt.NDArray[np.float32]:
+    def signal(
+        self, labels: npt.NDArray[np.uint8], table: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float32]:
         """Partial-volume signal of a per-tissue ``table`` (indexed by tissue code)."""
         lut = np.asarray(table, dtype=np.float32)
         return self.block_mean(lut[labels])
 
-    def fraction(self, labels: npt.NDArray[np.uint8], tissues: Sequence[int]
-                 ) -> npt.NDArray[np.float32]:
+    def fraction(
+        self, labels: npt.NDArray[np.uint8], tissues: Sequence[int]
+    ) -> npt.NDArray[np.float32]:
         """Fraction of each voxel made of any of ``tissues``."""
         table = np.zeros(256, dtype=np.float64)
         table[list(tissues)] = 1.0

@@ -52,8 +52,9 @@ class Physics:
         }
 
 
-def draw_physics(rng: np.random.Generator, plan: StudyPlan, tissues: TissueTable,
-                 snr: float) -> Physics:
+def draw_physics(
+    rng: np.random.Generator, plan: StudyPlan, tissues: TissueTable, snr: float
+) -> Physics:
     return Physics(
         snr=snr,
         t2w_scale=float(rng.uniform(500.0, 1500.0) / tissues.t2w[Tissue.FAT]),
@@ -109,19 +110,45 @@ def render_study(
     return RenderedStudy(t2w_grid, labels, t2w_stored, stored, adc)
 
 
-def write_study(writer: StudyWriter, plan: StudyPlan, rendered: RenderedStudy,
-                style_rescales: tuple[Any, Any], rng: np.random.Generator) -> None:
+def write_study(
+    writer: StudyWriter,
+    plan: StudyPlan,
+    rendered: RenderedStudy,
+    style_rescales: tuple[Any, Any],
+    rng: np.random.Generator,
+) -> None:
     """Write the T2W, DWI and (if rendered) ADC series of one study."""
     from pipeline.phantom._physics import Rescale
 
     t2w_rescale, dwi_rescale = style_rescales
     thickness = 3.0 if plan.t2w.spacing[2] > 3.0 else plan.t2w.spacing[2]
-    rendered.written["t2w"] = write_mr_series(writer, SeriesSpec(
-        "t2w", plan.t2w, {None: rendered.t2w}, t2w_rescale, slice_thickness=thickness), rng)
-    rendered.written["dwi"] = write_mr_series(writer, SeriesSpec(
-        "dwi", plan.dwi.grid, dict(rendered.dwi.items()), dwi_rescale,
-        b_values=plan.dwi.b_values, phase_encode=plan.dwi.phase_encode), rng)
+    rendered.written["t2w"] = write_mr_series(
+        writer,
+        SeriesSpec("t2w", plan.t2w, {None: rendered.t2w}, t2w_rescale, slice_thickness=thickness),
+        rng,
+    )
+    rendered.written["dwi"] = write_mr_series(
+        writer,
+        SeriesSpec(
+            "dwi",
+            plan.dwi.grid,
+            dict(rendered.dwi.items()),
+            dwi_rescale,
+            b_values=plan.dwi.b_values,
+            phase_encode=plan.dwi.phase_encode,
+        ),
+        rng,
+    )
     if rendered.adc is not None:
-        rendered.written["adc"] = write_mr_series(writer, SeriesSpec(
-            "adc", plan.dwi.grid, {None: rendered.adc}, Rescale(),
-            b_values=plan.dwi.b_values, phase_encode=plan.dwi.phase_encode), rng)
+        rendered.written["adc"] = write_mr_series(
+            writer,
+            SeriesSpec(
+                "adc",
+                plan.dwi.grid,
+                {None: rendered.adc},
+                Rescale(),
+                b_values=plan.dwi.b_values,
+                phase_encode=plan.dwi.phase_encode,
+            ),
+            rng,
+        )

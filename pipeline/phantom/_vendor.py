@@ -21,17 +21,31 @@ from pydicom.dataset import Dataset
 from pipeline.phantom._options import Vendor
 from pipeline.phantom._physics import Rescale
 
-
 _MODELS: dict[Vendor, tuple[str, tuple[tuple[str, float, str], ...]]] = {
-    Vendor.SIEMENS: ("SIEMENS", (("MAGNETOM Skyra", 3.0, "syngo MR E11"),
-                                 ("MAGNETOM Aera", 1.5, "syngo MR E11"),
-                                 ("MAGNETOM Vida", 3.0, "syngo MR XA31"))),
-    Vendor.GE: ("GE MEDICAL SYSTEMS", (("SIGNA Premier", 3.0, "29\\LX\\MR29.1_EA_2039.a"),
-                                       ("DISCOVERY MR750w", 3.0, "27\\LX\\MR Software release"),
-                                       ("SIGNA Artist", 1.5, "28\\LX\\MR28.0_R04"))),
-    Vendor.PHILIPS: ("Philips Medical Systems", (("Ingenia", 3.0, "5.6.1\\5.6.1.2"),
-                                                 ("Achieva dStream", 1.5, "5.4.1\\5.4.1.0"),
-                                                 ("Ingenia Elition X", 3.0, "5.7.1\\5.7.1.1"))),
+    Vendor.SIEMENS: (
+        "SIEMENS",
+        (
+            ("MAGNETOM Skyra", 3.0, "syngo MR E11"),
+            ("MAGNETOM Aera", 1.5, "syngo MR E11"),
+            ("MAGNETOM Vida", 3.0, "syngo MR XA31"),
+        ),
+    ),
+    Vendor.GE: (
+        "GE MEDICAL SYSTEMS",
+        (
+            ("SIGNA Premier", 3.0, "29\\LX\\MR29.1_EA_2039.a"),
+            ("DISCOVERY MR750w", 3.0, "27\\LX\\MR Software release"),
+            ("SIGNA Artist", 1.5, "28\\LX\\MR28.0_R04"),
+        ),
+    ),
+    Vendor.PHILIPS: (
+        "Philips Medical Systems",
+        (
+            ("Ingenia", 3.0, "5.6.1\\5.6.1.2"),
+            ("Achieva dStream", 1.5, "5.4.1\\5.4.1.0"),
+            ("Ingenia Elition X", 3.0, "5.7.1\\5.7.1.1"),
+        ),
+    ),
 }
 
 _FILE_PATTERNS = (("IM{:04d}", ".dcm"), ("IM{:05d}", ""), ("MR{:06d}", ".dcm"), ("{:08d}", ""))
@@ -71,15 +85,20 @@ class VendorStyle:
 
         pattern, suffix = _FILE_PATTERNS[int(rng.integers(0, len(_FILE_PATTERNS)))]
         return cls(
-            vendor=vendor, manufacturer=manufacturer, model=model, software=software,
+            vendor=vendor,
+            manufacturer=manufacturer,
+            model=model,
+            software=software,
             field_strength=field,
             standard_b_tag=philips or bool(rng.random() < 0.5),
             b0_value_omitted=vendor is Vendor.GE and bool(rng.random() < 0.5),
             philips_dummy_b0=philips and bool(rng.random() < 0.5),
-            t2w_rescale=rescale(), dwi_rescale=rescale(),
+            t2w_rescale=rescale(),
+            dwi_rescale=rescale(),
             slice_order=str(rng.choice(["ascending", "descending", "shuffled"])),
             dwi_order="slice_major" if philips or rng.random() < 0.3 else "b_major",
-            file_pattern=pattern, file_suffix=suffix,
+            file_pattern=pattern,
+            file_suffix=suffix,
             random_file_numbers=bool(rng.random() < 0.3),
         )
 
@@ -95,10 +114,16 @@ class VendorStyle:
     def description(self, role: str, b_values: tuple[int, ...]) -> str:
         joined = "_".join(str(b) for b in b_values)
         names = {
-            Vendor.SIEMENS: {"t2w": "t2_tse_tra_p2", "dwi": f"ep2d_diff_b{joined}_tra",
-                             "adc": f"ep2d_diff_b{joined}_tra_ADC"},
-            Vendor.GE: {"t2w": "Ax T2 FRFSE", "dwi": f"Ax DWI b{max(b_values)}",
-                        "adc": "ADC (10^-6 mm²/s)"},
+            Vendor.SIEMENS: {
+                "t2w": "t2_tse_tra_p2",
+                "dwi": f"ep2d_diff_b{joined}_tra",
+                "adc": f"ep2d_diff_b{joined}_tra_ADC",
+            },
+            Vendor.GE: {
+                "t2w": "Ax T2 FRFSE",
+                "dwi": f"Ax DWI b{max(b_values)}",
+                "adc": "ADC (10^-6 mm²/s)",
+            },
             Vendor.PHILIPS: {"t2w": "T2W_TSE_ax", "dwi": f"DWI_b{joined}", "adc": "dADC"},
         }
         return names[self.vendor][role]
@@ -117,20 +142,36 @@ class VendorStyle:
     def sequence(self, role: str, b_value: int | None = None) -> dict[str, Any]:
         """Sequence attributes (ScanningSequence, SequenceName, ...) of a series."""
         if role == "t2w":
-            name = {Vendor.SIEMENS: "*tse2d1_17", Vendor.GE: "frfse2d", Vendor.PHILIPS: "TSE"}
-            return {"ScanningSequence": "SE", "SequenceVariant": ["SK", "SP", "OSP"],
-                    "ScanOptions": {Vendor.SIEMENS: "SAT1", Vendor.GE: "FAST_GEMS",
-                                    Vendor.PHILIPS: "OTHER"}[self.vendor],
-                    "SequenceName": name[self.vendor], "RepetitionTime": 4800.0,
-                    "EchoTime": 102.0, "EchoTrainLength": 17, "FlipAngle": 150.0}
+            names = {Vendor.SIEMENS: "*tse2d1_17", Vendor.GE: "frfse2d", Vendor.PHILIPS: "TSE"}
+            return {
+                "ScanningSequence": "SE",
+                "SequenceVariant": ["SK", "SP", "OSP"],
+                "ScanOptions": {
+                    Vendor.SIEMENS: "SAT1",
+                    Vendor.GE: "FAST_GEMS",
+                    Vendor.PHILIPS: "OTHER",
+                }[self.vendor],
+                "SequenceName": names[self.vendor],
+                "RepetitionTime": 4800.0,
+                "EchoTime": 102.0,
+                "EchoTrainLength": 17,
+                "FlipAngle": 150.0,
+            }
         if self.vendor is Vendor.SIEMENS:
             name = "*ep_adc" if role == "adc" else (f"*ep_b{b_value}t" if b_value else "*ep_b0")
         else:
             name = {Vendor.GE: "epi2", Vendor.PHILIPS: "DwiSE"}[self.vendor]
         scanning = ["SE", "EP"] if self.vendor is Vendor.PHILIPS else "EP"
-        return {"ScanningSequence": scanning, "SequenceVariant": ["SK", "SP"],
-                "ScanOptions": "FS", "SequenceName": name, "RepetitionTime": 5200.0,
-                "EchoTime": 68.0, "EchoTrainLength": 1, "FlipAngle": 90.0}
+        return {
+            "ScanningSequence": scanning,
+            "SequenceVariant": ["SK", "SP"],
+            "ScanOptions": "FS",
+            "SequenceName": name,
+            "RepetitionTime": 5200.0,
+            "EchoTime": 68.0,
+            "EchoTrainLength": 1,
+            "FlipAngle": 90.0,
+        }
 
     # ------------------------------------------------------------------ b-values
     def write_b_value(self, ds: Dataset, b_value: int) -> list[str]:
@@ -152,23 +193,32 @@ class VendorStyle:
             block.add_new(0x39, "IS", [b_value + 1_000_000_000, 0, 0, 0])
             written.append("(0043,1039)")
         else:
-            ds.private_block(0x2001, "Philips Imaging DD 001", create=True).add_new(0x03, "FL", value)
+            ds.private_block(0x2001, "Philips Imaging DD 001", create=True).add_new(
+                0x03, "FL", value
+            )
             written.append("(2001,1003)")
         return written
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "vendor": self.vendor.value, "manufacturer": self.manufacturer, "model": self.model,
-            "software_versions": self.software, "field_strength_t": self.field_strength,
+            "vendor": self.vendor.value,
+            "manufacturer": self.manufacturer,
+            "model": self.model,
+            "software_versions": self.software,
+            "field_strength_t": self.field_strength,
             "standard_b_value_tag": self.standard_b_tag,
             "b0_value_omitted": self.b0_value_omitted,
             "philips_dummy_b0": self.philips_dummy_b0,
-            "t2w_rescale": {"slope": self.t2w_rescale.slope,
-                            "intercept": self.t2w_rescale.intercept,
-                            "written": self.t2w_rescale.written},
-            "dwi_rescale": {"slope": self.dwi_rescale.slope,
-                            "intercept": self.dwi_rescale.intercept,
-                            "written": self.dwi_rescale.written},
+            "t2w_rescale": {
+                "slope": self.t2w_rescale.slope,
+                "intercept": self.t2w_rescale.intercept,
+                "written": self.t2w_rescale.written,
+            },
+            "dwi_rescale": {
+                "slope": self.dwi_rescale.slope,
+                "intercept": self.dwi_rescale.intercept,
+                "written": self.dwi_rescale.written,
+            },
             "instance_number_order": self.slice_order,
             "dwi_instance_order": self.dwi_order,
             "file_names": f"{self.file_pattern}{self.file_suffix}"
