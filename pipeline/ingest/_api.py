@@ -12,11 +12,21 @@ from pipeline.config.series_rules import SeriesRulesConfig
 from pipeline.errors import ConfigError, DicomError, InputError, PipelineError
 from pipeline.ingest._classify import order_series
 from pipeline.ingest._crawl import CrawlResult, MaskFile, crawl, read_dataset, records_of
-from pipeline.ingest._group import split_series
+from pipeline.ingest._geometry import build_grid
+from pipeline.ingest._group import group_volumes, split_series
 from pipeline.ingest._headers import SliceRecord
+from pipeline.ingest._layouts import (
+    LayoutCase,
+    choose_case,
+    find_layout_cases,
+    layout_inventory,
+    load_layout_image,
+    load_layout_study,
+)
+from pipeline.ingest._model import Inventory, SeriesGeometry, orientation_label
 from pipeline.ingest._rtstruct import rasterise, read_structure_set
 from pipeline.ingest._seg import seg_onto, seg_referenced_series
-from pipeline.ingest._series import PreparedPart, load_part_volume, prepare_part
+from pipeline.ingest._series import PreparedPart, load_part_volume, normal_of_records, prepare_part
 from pipeline.study import (
     MaskSource,
     PatientIdentity,
@@ -34,28 +44,6 @@ DEFAULT_ROLES = (SeriesRole.T2W, SeriesRole.DWI, SeriesRole.ADC)
 
 
 @dataclass(frozen=True)
-class Inventory:
-    """What :func:`scan` found under a folder (headers only, no pixel data).
-
-    Attributes
-    ----------
-    studies
-        One :class:`Study` per StudyInstanceUID; its series carry no volume.
-    skipped_files
-        Files not used as images or masks (not DICOM, DICOMDIR, unreadable, non-image objects).
-    errors
-        One message per unreadable file that looked like DICOM (file and reason).
-    mask_files
-        RTSTRUCT and SEG files found (loaded by :func:`load_study`).
-    """
-
-    studies: tuple[Study, ...]
-    skipped_files: int
-    errors: tuple[str, ...]
-    mask_files: tuple[Path, ...] = ()
-
-
-@dataclass(frozen=True)
 class _StudyParts:
     study: Study
     parts: tuple[PreparedPart, ...]
@@ -64,6 +52,32 @@ class _StudyParts:
 
 def study_key(study_uid: str) -> str:
     return deidentified_key(study_uid, prefix="st-")
+
+
+def part_geometry(prepared: PreparedPart) -> SeriesGeometry:
+    """Grid of a part from its headers: the first volume's slices sorted and checked."""
+    records = prepared.records
+    groups, _ = group_volumes(records, normal_of_records(records))
+    first = groups[0].records if groups else records
+    head = first[0]
+    try:
+        grid = build_grid(first, series=prepared.series.label.removeprefix("series "))
+    except InputError as exc:
+        return SeriesGeometry(
+            size=(head.columns, head.rows, len(first)),
+            spacing=None,
+            orientation=orientation_label(head.orientation),
+            n_volumes=max(len(groups), 1),
+            warnings=(f"not loadable as it is: {exc}",),
+        )
+    return SeriesGeometry(
+        size=(head.columns, head.rows, len(grid.records)),
+        spacing=grid.spacing,
+        orientation=orientation_label(grid.direction),
+        n_volumes=max(len(groups), 1),
+        direction=grid.direction,
+        warnings=grid.warnings,
+    )
 
 
 def _build(root: Path, found: CrawlResult, rules: SeriesRulesConfig) -> list[_StudyParts]:
@@ -106,14 +120,17 @@ def scan(path: Path, *, rules: SeriesRulesConfig) -> Inventory:
     Parameters
     ----------
     path
-        A folder (crawled recursively; DICOMDIR and ``.dcm.gz`` accepted) or one file.
+        A folder (crawled recursively; DICOMDIR and ``.dcm.gz`` accepted) or one file. A
+        folder without DICOM images is read as a NIfTI/MHA layout (dcm2niix NIfTI + .bval,
+        nnU-Net/MSD ``imagesTr``, PI-CAI ``*_t2w.mha``; see :mod:`pipeline.ingest._layouts`).
     rules
         Series classification rules (``configs/series_rules.yaml``).
 
     Returns
     -------
     Inventory
-        Studies with their (split) series, roles, b-values and warnings; no pixel data.
+        Studies with their (split) series, roles, b-values and warnings, and the header
+        geometry of each series (``Inventory.geometry``); no pixel data.
 
     Raises
     ------
@@ -122,13 +139,25 @@ def scan(path: Path, *, rules: SeriesRulesConfig) -> Inventory:
     """
     root = _check_root(path)
     found = crawl(root, rules)
+    if not found.records and not found.masks:
+        layout, cases = find_layout_cases(root, rules)
+        if cases:
+            return layout_inventory(root, layout, cases, skipped=_layout_skipped(found, cases))
     studies = _build(root, found, rules)
+    parts = {p.series.key: p for s in studies for p in s.parts}
     return Inventory(
         studies=tuple(s.study for s in studies),
         skipped_files=found.skipped,
         errors=tuple(found.errors),
         mask_files=tuple(m.file for m in found.masks),
+        geometry={key: part_geometry(part) for key, part in parts.items()},
+        parts=parts,
     )
+
+
+def _layout_skipped(found: CrawlResult, cases: Sequence[LayoutCase]) -> int:
+    used = sum(len({i.file for i in c.images}) + len(c.masks) for c in cases)
+    return max(found.skipped - used, 0)
 
 
 def load_study(
@@ -143,14 +172,16 @@ def load_study(
     Parameters
     ----------
     path
-        Folder holding the study (any layout, see :func:`scan`).
+        Folder holding the study (any layout, see :func:`scan`; NIfTI/MHA layouts too).
     rules
         Series classification rules.
     study_uid
-        Which study to load when the folder holds several.
+        Which study to load when the folder holds several (for a NIfTI/MHA layout: the case
+        id, e.g. ``10000_1000000`` of PI-CAI, or the study key).
     roles
         Series roles whose pixels are loaded; other series are listed without a volume.
         A series that an RTSTRUCT / SEG references is loaded too (the mask needs its grid).
+        For a NIfTI/MHA layout the default also loads HIGH_B (PI-CAI ``hbv``).
 
     Returns
     -------
@@ -166,6 +197,12 @@ def load_study(
     """
     root = _check_root(path)
     found = crawl(root, rules)
+    if not found.records and not found.masks:
+        _, cases = find_layout_cases(root, rules)
+        if cases:
+            layout_roles = set(roles) | ({SeriesRole.HIGH_B} if roles == DEFAULT_ROLES else set())
+            case = choose_case(cases, study_uid, root)
+            return load_layout_study(case, root, rules=rules, roles=layout_roles)
     studies = _build(root, found, rules)
     chosen = _choose(studies, study_uid, root, found)
     wanted = set(roles)
@@ -299,8 +336,13 @@ def _roi(
     )
 
 
-def load_series_volume(series: Series, *, rules: SeriesRulesConfig | None = None) -> Volume:
-    """Pixel volume of one series from :func:`scan` (its headers are read again).
+def load_series_volume(
+    series: Series,
+    *,
+    rules: SeriesRulesConfig | None = None,
+    inventory: Inventory | None = None,
+) -> Volume:
+    """Pixel volume of one series from :func:`scan`.
 
     Parameters
     ----------
@@ -309,6 +351,9 @@ def load_series_volume(series: Series, *, rules: SeriesRulesConfig | None = None
     rules
         Only the b-value settings are used (Philips dummy b, GE offset, trace mean);
         defaults to the shipped ``configs/series_rules.yaml``.
+    inventory
+        The inventory ``series`` comes from: its headers are reused instead of read again
+        (required for a series of a NIfTI/MHA layout).
 
     Returns
     -------
@@ -327,6 +372,14 @@ def load_series_volume(series: Series, *, rules: SeriesRulesConfig | None = None
         if not isinstance(shipped, SeriesRulesConfig):
             raise ConfigError("series_rules section did not load as SeriesRulesConfig")
         rules = shipped
+    if inventory is not None:
+        if series.key in inventory.layout_images:
+            return load_layout_image(inventory.layout_images[series.key], rules)
+        kept = inventory.parts.get(series.key)
+        if kept is not None and kept.series.series_uid == series.series_uid:
+            prepared = PreparedPart(replace(kept.series, role=series.role), kept.records)
+            volume, _ = load_part_volume(prepared, rules)
+            return volume
     records: list[SliceRecord] = []
     for file in series.files:
         try:

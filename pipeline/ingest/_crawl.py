@@ -45,6 +45,12 @@ logger = logging.getLogger(__name__)
 GZIP_MAGIC = b"\x1f\x8b"
 #: Suffixes that announce DICOM; such a file that cannot be read is an error, not a skip.
 DICOM_SUFFIXES = (".dcm", ".dicom", ".ima", ".dcm.gz")
+#: Suffixes of files that are never DICOM: skipped (and counted) without being opened, so that
+#: large NIfTI/MHA files of a mixed folder are not decompressed just to be rejected.
+NOT_DICOM_SUFFIXES = (
+    ".nii", ".nii.gz", ".mha", ".mhd", ".nrrd", ".nhdr", ".bval", ".bvec", ".json", ".txt",
+    ".csv", ".tsv", ".md", ".yaml", ".yml", ".html", ".pdf", ".png", ".jpg", ".jpeg",
+)  # fmt: skip
 
 
 class NotDicomError(Exception):
@@ -154,6 +160,9 @@ def crawl(root: Path, rules: SeriesRulesConfig) -> CrawlResult:
     """Read the header of every file under ``root`` (no pixel data)."""
     result = CrawlResult()
     for path in iter_files(root):
+        if path.name.lower().endswith(NOT_DICOM_SUFFIXES):
+            result.skipped += 1
+            continue
         try:
             ds = read_dataset(path, pixels=False)
         except NotDicomError as exc:

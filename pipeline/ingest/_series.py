@@ -42,7 +42,8 @@ def _label(number: int | None, role: SeriesRole) -> str:
     return f"{'?' if number is None else number} ({role.value})"
 
 
-def _normal(records: Sequence[SliceRecord]) -> np.ndarray:
+def normal_of_records(records: Sequence[SliceRecord]) -> np.ndarray:
+    """Slice normal of the first record with a usable orientation (zeros when none)."""
     for record in records:
         if record.orientation is not None:
             try:
@@ -66,7 +67,7 @@ def prepare_part(part: Part, rules: SeriesRulesConfig) -> PreparedPart:
     b_values: tuple[float, ...] = ()
     sources = sorted({r.diffusion.source for r in records if r.diffusion.source})
     if any(r.diffusion.b_value is not None for r in records):
-        volumes, _ = group_volumes(records, _normal(records))
+        volumes, _ = group_volumes(records, normal_of_records(records))
         b_values = tuple(float(v.b_value or 0.0) for v in volumes)
     elif role is SeriesRole.DWI:
         warnings.append(
@@ -121,7 +122,7 @@ def _build_volume(
 ) -> Volume:
     series = prepared.series
     records = prepared.records
-    groups, grouping_notes = group_volumes(records, _normal(records))
+    groups, grouping_notes = group_volumes(records, normal_of_records(records))
     warnings.extend(grouping_notes)
     cache = PixelCache()
     built: list[tuple[VolumeGroup, Volume]] = []
