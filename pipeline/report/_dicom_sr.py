@@ -164,6 +164,32 @@ def _measurements(
     ]
 
 
+def _referenced_segment(seg: Dataset, number: int) -> hd.sr.ReferencedSegment:
+    """The segment and the source images of its frames.
+
+    ``ReferencedSegment.from_segmentation`` (highdicom 0.28.2) expects the segment number in
+    every per-frame group; with one segment highdicom writes it in the shared group instead.
+    """
+    shared = seg.SharedFunctionalGroupsSequence[0].get("SegmentIdentificationSequence")
+    sources: dict[str, str] = {}
+    for frame in seg.PerFrameFunctionalGroupsSequence:
+        ident = frame.get("SegmentIdentificationSequence") or shared
+        if int(ident[0].ReferencedSegmentNumber) != number:
+            continue
+        for derivation in frame.get("DerivationImageSequence", []):
+            for image in derivation.get("SourceImageSequence", []):
+                sources.setdefault(image.ReferencedSOPInstanceUID, image.ReferencedSOPClassUID)
+    return hd.sr.ReferencedSegment(
+        sop_class_uid=seg.SOPClassUID,
+        sop_instance_uid=seg.SOPInstanceUID,
+        segment_number=number,
+        source_images=[
+            hd.sr.SourceImageForSegmentation(sop_class, sop_instance)
+            for sop_instance, sop_class in sources.items()
+        ],
+    )
+
+
 def _group(
     label: str,
     seg: SegOutcome,
@@ -183,9 +209,7 @@ def _group(
     }
     if seg.dataset is not None and label in seg.segment_numbers:
         return hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
-            referenced_segment=hd.sr.ReferencedSegment.from_segmentation(
-                seg.dataset, segment_number=seg.segment_numbers[label]
-            ),
+            referenced_segment=_referenced_segment(seg.dataset, seg.segment_numbers[label]),
             **common,
         )
     return hd.sr.MeasurementsAndQualitativeEvaluations(**common)
