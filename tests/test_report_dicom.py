@@ -371,3 +371,20 @@ def test_unknown_measurement_and_bad_pseudonym_are_input_errors(case: Case, tmp_
     with pytest.raises(InputError, match="pseudonym"):
         _write(case, tmp_path, pseudonym="")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_leak_guard_refuses_a_source_identifier_in_any_text_value() -> None:
+    from pydicom.dataset import Dataset
+
+    from pipeline.errors import ProcessingError
+    from pipeline.report._dicom_common import ReferenceSlices, check_no_identifiers
+
+    refs = ReferenceSlices(datasets=(), series_label="7 (t2w)", identifiers=("STS_001", "12345"))
+    clean = Dataset()
+    clean.StudyDescription = "ADC 0.12345 mm2/s, key ccr-3f9a"
+    check_no_identifiers(clean, refs, what="sr.dcm")  # numbers inside numbers are not IDs
+    leaked = Dataset()
+    leaked.ContentSequence = [Dataset()]
+    leaked.ContentSequence[0].TextValue = "IBSI_1_STS_001_MR_T1"
+    with pytest.raises(ProcessingError, match=r"series 7 \(t2w\): sr.dcm: a source patient"):
+        check_no_identifiers(leaked, refs, what="sr.dcm")

@@ -9,6 +9,7 @@ and a pseudonymous patient module (see :func:`reference_datasets`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,9 +97,9 @@ _IDENTIFYING_KEYWORDS = (
     "PerformingPhysicianName",
     "OperatorsName",
     "StationName",
-    "DeviceSerialNumber",
 )
-_TEXT_VRS = frozenset({"PN", "LO", "SH", "ST", "LT", "UT", "UC", "CS", "DA", "DT", "AE"})
+#: Value representations scanned for leaked identifiers (dates and UIDs are generated or needed).
+_TEXT_VRS = frozenset({"PN", "LO", "SH", "ST", "LT", "UT", "UC", "CS", "AE"})
 _MIN_IDENTIFIER_CHARS = 4
 
 
@@ -112,7 +113,7 @@ class ReferenceSlices:
         One dataset per z index (``datasets[z]`` is slice ``t2w.array[z]``): sanitised copies by
         default, the source datasets themselves when identifiers are kept.
     series_label
-        Log-safe name of the source series (its number, never its description).
+        Log-safe name of the source series, ``"N (t2w)"`` (its number, never its description).
     identifiers
         Values of the source's identifying attributes (for the leak check); empty when kept.
     """
@@ -123,9 +124,9 @@ class ReferenceSlices:
 
 
 def series_label(dataset: Dataset) -> str:
-    """``"series N (t2w)"`` from SeriesNumber; never the (possibly identifying) description."""
+    """``"N (t2w)"`` from SeriesNumber (errors print ``series N (t2w)``); never the description."""
     number = dataset.get("SeriesNumber")
-    return f"series {number if number not in (None, '') else '?'} (t2w)"
+    return f"{number if number not in (None, '') else '?'} (t2w)"
 
 
 def check_pseudonym(pseudonym: str) -> str:
@@ -297,9 +298,14 @@ def check_no_identifiers(dataset: Dataset, refs: ReferenceSlices, *, what: str) 
     """
     if not refs.identifiers:
         return
+    # Whole tokens only, so that a numeric ID does not match inside an unrelated number.
+    pattern = re.compile(
+        "|".join(
+            rf"(?<![0-9a-z.]){re.escape(i.lower())}(?![0-9a-z]|\.[0-9])" for i in refs.identifiers
+        )
+    )
     for text in _text_values(dataset):
-        lowered = text.lower()
-        if any(ident.lower() in lowered for ident in refs.identifiers):
+        if pattern.search(text.lower()):
             raise ProcessingError(
                 f"{what}: a source patient identifier reached the output; nothing was written",
                 series=refs.series_label,
