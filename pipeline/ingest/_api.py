@@ -152,6 +152,7 @@ def scan(path: Path, *, rules: SeriesRulesConfig) -> Inventory:
         mask_files=tuple(m.file for m in found.masks),
         geometry={key: part_geometry(part) for key, part in parts.items()},
         parts=parts,
+        mask_refs=tuple(found.masks),
     )
 
 
@@ -205,9 +206,14 @@ def load_study(
             return load_layout_study(case, root, rules=rules, roles=layout_roles)
     studies = _build(root, found, rules)
     chosen = _choose(studies, study_uid, root, found)
-    wanted = set(roles)
+    return _load_chosen(chosen, rules, set(roles), list(found.errors))
+
+
+def _load_chosen(
+    chosen: _StudyParts, rules: SeriesRulesConfig, wanted: set[SeriesRole], warnings: list[str]
+) -> Study:
     loaded: dict[str, Series] = {}
-    study_warnings: list[str] = list(found.errors)
+    study_warnings = warnings
     for part in chosen.parts:
         if part.series.role in wanted:
             loaded[part.series.key] = _load_part(part, rules, study_warnings)
@@ -216,6 +222,48 @@ def load_study(
         masks.extend(_load_mask(mask, chosen, loaded, rules, study_warnings))
     series = tuple(loaded.get(p.series.key, p.series) for p in chosen.parts)
     return replace(chosen.study, series=series, masks=tuple(masks), warnings=tuple(study_warnings))
+
+
+def load_scanned_study(
+    inventory: Inventory,
+    study: Study,
+    *,
+    rules: SeriesRulesConfig,
+    roles: Collection[SeriesRole] | None = None,
+) -> Study:
+    """Load a study of an :class:`Inventory` from the headers kept by :func:`scan`.
+
+    Like :func:`load_study` without crawling the folder again.
+
+    Parameters
+    ----------
+    inventory
+        What :func:`scan` returned.
+    study
+        One of ``inventory.studies``.
+    rules
+        Series classification rules.
+    roles
+        Roles whose pixels are loaded; ``None`` loads every series.
+
+    Raises
+    ------
+    InputError
+        When ``study`` is not from ``inventory``.
+    """
+    wanted = set(SeriesRole) if roles is None else set(roles)
+    case = inventory.layout_cases.get(study.key)
+    if case is not None:
+        return load_layout_study(case, study.source or Path("."), rules=rules, roles=wanted)
+    parts = [inventory.parts.get(s.key) for s in study.series]
+    if not parts or any(p is None for p in parts):
+        raise InputError(
+            f"study {study.key} is not part of this inventory",
+            fix="pass a study of the inventory that scan() returned",
+        )
+    masks = tuple(m for m in inventory.mask_refs if m.study_uid == study.study_uid)
+    chosen = _StudyParts(study, tuple(p for p in parts if p is not None), masks)
+    return _load_chosen(chosen, rules, wanted, [])
 
 
 def _choose(

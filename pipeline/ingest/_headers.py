@@ -46,6 +46,20 @@ class DiffusionInfo:
 
 
 @dataclass(frozen=True)
+class PixelFormat:
+    """How a file stores its pixels, read from the header (used to read native data fast)."""
+
+    transfer_syntax: str
+    bits_allocated: int
+    bits_stored: int
+    pixel_representation: int
+    samples_per_pixel: int
+    n_frames: int
+    rows: int
+    columns: int
+
+
+@dataclass(frozen=True)
 class SliceRecord:
     """One 2-D image (a file, a frame of a multi-frame file, or a tile of a mosaic).
 
@@ -83,6 +97,7 @@ class SliceRecord:
     frame: int | None = None
     tile: int | None = None
     mosaic_grid: int = 0
+    pixel_format: PixelFormat | None = None
 
     @property
     def where(self) -> str:
@@ -211,7 +226,27 @@ def series_common(ds: Dataset, file: Path) -> dict[str, Any]:
         "instance_number": as_int(ds.get("InstanceNumber")),
         "acquisition_number": as_int(ds.get("AcquisitionNumber")),
         "study_date": text(ds, "StudyDate"),
+        "pixel_format": pixel_format(ds),
     }
+
+
+def pixel_format(ds: Dataset) -> PixelFormat | None:
+    """The pixel storage of a dataset, or ``None`` when a tag is missing."""
+    meta = getattr(ds, "file_meta", None)
+    syntax = text(meta, "TransferSyntaxUID") if meta is not None else ""
+    bits = as_int(ds.get("BitsAllocated"))
+    if not syntax or bits is None:
+        return None
+    return PixelFormat(
+        transfer_syntax=syntax,
+        bits_allocated=bits,
+        bits_stored=as_int(ds.get("BitsStored")) or bits,
+        pixel_representation=as_int(ds.get("PixelRepresentation")) or 0,
+        samples_per_pixel=as_int(ds.get("SamplesPerPixel")) or 1,
+        n_frames=as_int(ds.get("NumberOfFrames")) or 1,
+        rows=as_int(ds.get("Rows")) or 0,
+        columns=as_int(ds.get("Columns")) or 0,
+    )
 
 
 def as_list(value: Any) -> list[Any]:

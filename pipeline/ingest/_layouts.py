@@ -539,6 +539,7 @@ def layout_inventory(
         geometry=geometry,
         layout=layout,
         layout_images=images,
+        layout_cases={c.key: c for c in cases},
     )
 
 

@@ -16,7 +16,8 @@ import numpy as np
 from pipeline.study import Study
 
 if TYPE_CHECKING:
-    from pipeline.ingest._layouts import LayoutImage
+    from pipeline.ingest._crawl import MaskFile
+    from pipeline.ingest._layouts import LayoutCase, LayoutImage
     from pipeline.ingest._series import PreparedPart
 
 #: A slice normal within this angle (degrees) of a patient axis names the plane; else "oblique".
@@ -103,6 +104,10 @@ class Inventory:
         Headers kept from the scan so that :func:`load_series_volume` does not read them again.
     layout_images
         The same for series of a non-DICOM layout.
+    mask_refs
+        RTSTRUCT / SEG files with their study, for :func:`load_scanned_study`.
+    layout_cases
+        Layout cases by study key, for :func:`load_scanned_study`.
     """
 
     studies: tuple[Study, ...]
@@ -115,3 +120,5 @@ class Inventory:
     layout_images: Mapping[str, LayoutImage] = field(
         default_factory=dict, repr=False, compare=False
     )
+    mask_refs: tuple[MaskFile, ...] = field(default=(), repr=False, compare=False)
+    layout_cases: Mapping[str, LayoutCase] = field(default_factory=dict, repr=False, compare=False)
