@@ -174,6 +174,14 @@ def run(
         DeviceChoice, typer.Option(help="Compute device; auto uses CUDA when PyTorch sees it.")
     ] = DeviceChoice.AUTO,
     config: ConfigOpt = None,
+    keep_identifiers: Annotated[
+        bool,
+        typer.Option(
+            "--keep-identifiers",
+            help="Copy the source's patient module into the DICOM outputs. Default: "
+            "pseudonymised (the study key replaces name and ID).",
+        ),
+    ] = False,
     verbose: Verbose = 0,
 ) -> None:
     """Assess one restaging study and write OUT/decision.json, report.html and maps.

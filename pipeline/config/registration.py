@@ -39,6 +39,12 @@ class RigidConfig(FrozenModel):
     pyramid: PyramidConfig = PyramidConfig()
     max_translation_mm: float = Field(default=30.0, gt=0)
     max_rotation_deg: float = Field(default=15.0, gt=0)
+    working_spacing_mm: float | None = Field(
+        default=None,
+        gt=0,
+        description="resample both images to at least this in-plane spacing before "
+        "registering (speed); null keeps the native grids",
+    )
 
 
 class DeformableConfig(FrozenModel):
@@ -48,6 +54,7 @@ class DeformableConfig(FrozenModel):
     sampling_percentage: float = Field(default=0.1, gt=0, le=1)
     iterations: int = Field(default=60, ge=1, le=10000)
     pyramid: PyramidConfig = PyramidConfig(shrink_factors=(2, 1), smoothing_sigmas_mm=(1.0, 0.0))
+    working_spacing_mm: float | None = Field(default=None, gt=0)
 
 
 class RegistrationQcConfig(FrozenModel):

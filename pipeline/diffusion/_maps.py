@@ -27,6 +27,7 @@ class DiffusionQc:
 
     b_values_used: tuple[float, ...]
     noise_sigma: float
+    noise_method: str
     snr_b_low: float
     fitted_fraction: float
     median_rms_residual: float
@@ -35,6 +36,7 @@ class DiffusionQc:
         return {
             "b_values_used": list(self.b_values_used),
             "noise_sigma": round(self.noise_sigma, 6),
+            "noise_method": self.noise_method,
             "snr_b_low": round(self.snr_b_low, 2),
             "fitted_fraction": round(self.fitted_fraction, 4),
             "median_rms_residual": round(self.median_rms_residual, 5),
@@ -71,25 +73,56 @@ def select_b_values(available: tuple[float, ...], config: DiffusionConfig) -> tu
     return tuple(chosen)
 
 
-def estimate_noise_sigma(low_b: npt.NDArray[np.floating], background_threshold: float) -> float:
-    """Gaussian-equivalent noise sigma from the Rayleigh-distributed background.
+def _background_sigma(low_b: npt.NDArray[np.floating], threshold: float) -> float | None:
+    """Sigma from the Rayleigh background below ``threshold``, or ``None`` if it is not one.
 
-    Background voxels are those in ``(0, background_threshold)``. Their median is matched to
-    the median of a Rayleigh distribution truncated at the threshold (fixed-point iteration),
-    so that the cut does not bias sigma low. Returns 0 when there are too few voxels.
+    The median of the voxels in ``(0, threshold)`` is matched to that of a Rayleigh
+    distribution truncated at the threshold (fixed-point iteration). A truncated Rayleigh has
+    a median below ``threshold / sqrt(2)``; a larger median means the "background" is tissue.
     """
-    background = low_b[(low_b > 0) & (low_b < background_threshold)]
-    if background.size < 50:
-        return 0.0
+    background = low_b[(low_b > 0) & (low_b < threshold)]
+    if background.size < max(500, low_b.size // 100):
+        return None
     median = float(np.median(background))
+    if median >= 0.68 * threshold:
+        return None
     sigma = median / np.sqrt(2.0 * np.log(2.0))
-    for _ in range(50):
-        cut = 1.0 - np.exp(-(background_threshold**2) / (2.0 * sigma * sigma))
+    for _ in range(100):
+        cut = 1.0 - np.exp(-(threshold**2) / (2.0 * sigma * sigma))
         updated = median / np.sqrt(-2.0 * np.log(1.0 - 0.5 * cut))
         if abs(updated - sigma) < 1e-6 * sigma:
-            break
+            return float(updated)
         sigma = updated
-    return float(sigma)
+    return None
+
+
+def _laplacian_sigma(low_b: npt.NDArray[np.floating]) -> float:
+    """Immerkaer's estimate (mean absolute Laplacian difference), median over slices.
+
+    Works without background; overestimates where the image has much structure.
+    """
+    kernel = np.array([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
+    estimates = []
+    for plane in np.asarray(low_b, dtype=np.float64):
+        if min(plane.shape) < 3:
+            continue
+        response = ndimage.convolve(plane, kernel, mode="reflect")[1:-1, 1:-1]
+        estimates.append(np.sqrt(np.pi / 2.0) * np.abs(response).mean() / 6.0)
+    return float(np.median(estimates)) if estimates else 0.0
+
+
+def estimate_noise_sigma(
+    low_b: npt.NDArray[np.floating], background_threshold: float
+) -> tuple[float, str]:
+    """Gaussian-equivalent noise sigma of a magnitude image and the method that gave it.
+
+    The Rayleigh background is used when there is one; otherwise (small field of view, no air)
+    Immerkaer's Laplacian estimate.
+    """
+    sigma = _background_sigma(low_b, background_threshold)
+    if sigma is not None:
+        return sigma, "rayleigh-background"
+    return _laplacian_sigma(low_b), "laplacian"
 
 
 def body_mask(low_b: npt.NDArray[np.floating], threshold: float) -> npt.NDArray[np.bool_]:
@@ -135,7 +168,7 @@ def compute_maps(
     low_b = np.asarray(dwi.array[int(np.argmin(dwi.b_values))], dtype=np.float64)
 
     body_threshold = config.background_fraction * float(np.percentile(low_b, 99))
-    sigma = estimate_noise_sigma(low_b, body_threshold)
+    sigma, noise_method = estimate_noise_sigma(low_b, body_threshold)
     body = body_mask(low_b, max(body_threshold, 3.0 * sigma))
     flat = data.reshape(len(chosen), -1)[:, body.ravel()]
     if config.quantisation_offset > 0 and np.array_equal(flat, np.round(flat)):
@@ -168,6 +201,7 @@ def compute_maps(
     qc = DiffusionQc(
         b_values_used=tuple(float(x) for x in b),
         noise_sigma=sigma,
+        noise_method=noise_method,
         snr_b_low=float(np.median(body_signal) / sigma) if sigma > 0 else float("inf"),
         fitted_fraction=float(good.mean()) if good.size else 0.0,
         median_rms_residual=float(np.median(fit.rms_residual[good])) if good.any() else np.nan,

@@ -11,6 +11,7 @@ import SimpleITK as sitk
 from pipeline.config.registration import DeformableConfig, RegistrationQcConfig
 from pipeline.errors import RegistrationError
 from pipeline.registration._result import Registration, RegistrationQc
+from pipeline.registration._rigid import coarsen_in_plane
 from pipeline.registration._threads import itk_threads
 from pipeline.volume import Volume
 
@@ -54,6 +55,9 @@ def register_deformable(
     start = time.perf_counter()
     fixed_image = sitk.Cast(fixed.to_sitk(), sitk.sitkFloat32)
     moving_image = sitk.Cast(moving.to_sitk(), sitk.sitkFloat32)
+    if config.working_spacing_mm is not None:
+        fixed_image = coarsen_in_plane(fixed_image, config.working_spacing_mm)
+        moving_image = coarsen_in_plane(moving_image, config.working_spacing_mm)
     bspline = sitk.BSplineTransformInitializer(
         fixed_image, _mesh_size(fixed_image, config.mesh_spacing_mm), order=3
     )

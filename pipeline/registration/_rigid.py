@@ -32,6 +32,37 @@ def _centre(image: sitk.Image) -> tuple[float, float, float]:
     return (float(point[0]), float(point[1]), float(point[2]))
 
 
+def coarsen_in_plane(image: sitk.Image, spacing_mm: float) -> sitk.Image:
+    """Smooth and resample to at least ``spacing_mm`` in plane (slice spacing kept).
+
+    Registration of an EPI DWI (about 2 mm) to a 0.7 mm T2W gains nothing from the fine grid;
+    this makes the metric about ten times cheaper. Images already coarser are returned as is.
+    """
+    spacing = image.GetSpacing()
+    if min(spacing[0], spacing[1]) >= spacing_mm:
+        return image
+    new_spacing = (max(spacing[0], spacing_mm), max(spacing[1], spacing_mm), spacing[2])
+    sigma = [
+        max(0.0, (n * n - o * o)) ** 0.5 / 2.355 for n, o in zip(new_spacing, spacing, strict=True)
+    ]
+    smoothed = sitk.SmoothingRecursiveGaussian(image, [max(s, 1e-3) for s in sigma[:2]] + [1e-3])
+    size = [
+        max(1, round(n * o / s))
+        for n, o, s in zip(image.GetSize(), spacing, new_spacing, strict=True)
+    ]
+    return sitk.Resample(
+        smoothed,
+        size,
+        sitk.Transform(),
+        sitk.sitkLinear,
+        image.GetOrigin(),
+        new_spacing,
+        image.GetDirection(),
+        0.0,
+        image.GetPixelID(),
+    )
+
+
 def _initial_transform(fixed: sitk.Image, kind: TransformType) -> sitk.Transform:
     """Identity in patient coordinates (the DICOM geometry), centred on the fixed image."""
     transform: sitk.Transform
@@ -109,6 +140,9 @@ def register_linear(
     start = time.perf_counter()
     fixed_image = _as_float(fixed.to_sitk())
     moving_image = _as_float(moving.to_sitk())
+    if config.working_spacing_mm is not None:
+        fixed_image = coarsen_in_plane(fixed_image, config.working_spacing_mm)
+        moving_image = coarsen_in_plane(moving_image, config.working_spacing_mm)
     method = configure_method(config, seed=seed, threads=threads)
     if fixed_mask is not None:
         method.SetMetricFixedMask(sitk.Cast(fixed_mask.to_sitk(), sitk.sitkUInt8))

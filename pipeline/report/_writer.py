@@ -5,16 +5,24 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydicom.dataset import Dataset
+
 from pipeline._io import write_json, write_text
+from pipeline.errors import PipelineError
 from pipeline.report._figures import Panel, overlay_figure
 from pipeline.report._html import render_report
 from pipeline.report._nifti import write_nifti
+from pipeline.report.dicom import write_dicom_outputs
 
 if TYPE_CHECKING:
     from pipeline.run._result import ImagingMaps
+
+log = logging.getLogger(__name__)
 
 MAP_FILES = {
     "t2w": "t2w.nii.gz",
@@ -65,8 +73,15 @@ def write_outputs(
     maps: ImagingMaps | None,
     provenance: dict[str, Any],
     quality: dict[str, Any],
+    source_t2w: Sequence[Dataset] | None = None,
+    measurements: dict[str, float | None] | None = None,
+    keep_identifiers: bool = False,
 ) -> dict[str, Path]:
-    """Write all outputs of one study into ``out_dir``; returns name -> path."""
+    """Write all outputs of one study into ``out_dir``; returns name -> path.
+
+    DICOM SEG / SR / Parametric Map are written when the restaging T2W's source datasets are
+    given (DICOM input); identifiers are pseudonymised unless ``keep_identifiers``.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     figures: list[tuple[str, bytes]] = []
@@ -76,6 +91,33 @@ def write_outputs(
             if volume is not None:
                 written[name] = write_nifti(volume, out_dir / filename)
         figures = _figures(maps, str(decision.get("study_key", "")))
+    dicom_note: str | None = None
+    if maps is not None and source_t2w:
+        try:
+            written.update(
+                write_dicom_outputs(
+                    out_dir,
+                    source_t2w=source_t2w,
+                    t2w=maps.t2w,
+                    tumour_bed=maps.tumour_bed,
+                    residual=maps.residual,
+                    adc=maps.adc,
+                    decision=decision,
+                    measurements=measurements or {},
+                    keep_identifiers=keep_identifiers,
+                    pseudonym=str(decision.get("study_key") or "unknown"),
+                )
+            )
+        except PipelineError as exc:
+            dicom_note = f"DICOM outputs skipped: {exc}"
+            log.warning("%s", dicom_note)
+    provenance = {
+        **provenance,
+        "dicom_outputs": {
+            "written": sorted(k for k in written if k in ("seg", "sr", "adc_pmap")),
+            "skipped": dicom_note,
+        },
+    }
     written["report"] = write_text(
         out_dir / "report.html", render_report(decision, figures=figures, quality=quality)
     )

@@ -99,14 +99,15 @@ def _dwi_on_t2w(
     reg_cfg = config.registration
     with trace.stage("register_dwi_t2w"):
         try:
+            # T2W fixed: its fine grid drives the metric; the transform then maps T2W points to
+            # DWI points, which is what resampling the DWI maps onto the T2W grid needs.
             registration = register_linear(
-                low_b,
                 t2w,
+                low_b,
                 config=reg_cfg.dwi_to_t2w,
                 qc_config=reg_cfg.qc,
                 seed=reg_cfg.sampling_seed,
                 threads=reg_cfg.threads,
-                fixed_mask=maps.mask,
             )
         except RegistrationError as exc:
             trace.quality.append(QualityFlag(QualityProblem.DWI_REGISTRATION_FAILED, str(exc)))
@@ -114,7 +115,7 @@ def _dwi_on_t2w(
     trace.provenance["registration_dwi_t2w"] = {
         **registration.qc.as_dict(),
         "transform": registration.parameters(),
-        "convention": "maps DWI (fixed) points to T2W (moving) points",
+        "convention": "maps restaging T2W (fixed) points to DWI (moving) points",
     }
     if registration.qc.doubtful:
         trace.quality.append(
@@ -122,10 +123,9 @@ def _dwi_on_t2w(
                 QualityProblem.DWI_REGISTRATION_DOUBTFUL, "; ".join(registration.qc.problems)
             )
         )
-    to_dwi = registration.transform.GetInverse()
     with trace.stage("resample_maps"):
-        adc = resample_to(maps.adc, t2w, to_dwi)
-        high_b = resample_to(maps.high_b, t2w, to_dwi)
+        adc = resample_to(maps.adc, t2w, registration.transform)
+        high_b = resample_to(maps.high_b, t2w, registration.transform)
     return adc, high_b
 
 

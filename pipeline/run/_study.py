@@ -8,15 +8,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from pydicom.dataset import Dataset
+
 from pipeline.clinical import ClinicalInputs, load_clinical
 from pipeline.config import PipelineConfig
 from pipeline.decision import decide, decision_to_dict
 from pipeline.errors import PipelineError
 from pipeline.findings import ImagingFindings, QualityFlag, QualityProblem
 from pipeline.report import write_outputs
+from pipeline.report.dicom import measurements_from_findings, read_source_datasets
 from pipeline.run._imaging import analyse_imaging
 from pipeline.run._provenance import build_provenance
 from pipeline.run._result import ImagingResult
+from pipeline.study import SeriesRole, Study
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +53,11 @@ def run_study(
     config: PipelineConfig,
     baseline_dir: Path | None = None,
     device: str = "cpu",
+    keep_identifiers: bool = False,
 ) -> StudyRun:
     """Assess one restaging study and write ``out_dir/decision.json`` and the other outputs.
 
+    DICOM outputs (SEG, SR, ADC Parametric Map) carry a pseudonym unless ``keep_identifiers``.
     Unreadable imaging input does not stop the run: the decision is then indeterminate and
     names the problem. A malformed clinical file raises :class:`ClinicalInputError`.
     """
@@ -60,6 +66,7 @@ def run_study(
     imaging: ImagingResult | None = None
     error: str | None = None
     study_key = "unknown"
+    study: Study | None = None
     try:
         study, imaging = analyse_imaging(
             study_dir, baseline_dir=baseline_dir, config=config, device=device
@@ -93,9 +100,24 @@ def run_study(
         maps=imaging.maps if imaging is not None else None,
         provenance=provenance,
         quality=_quality_dict(findings, imaging),
+        source_t2w=_source_t2w(study, imaging),
+        measurements=measurements_from_findings(findings),
+        keep_identifiers=keep_identifiers,
     )
     log.info("study %s: %s (%.1f s)", study_key, payload["decision"], timings["total"])
     return StudyRun(study_key=study_key, out_dir=out_dir, decision=payload, error=error)
+
+
+def _source_t2w(study: Study | None, imaging: ImagingResult | None) -> list[Dataset] | None:
+    """The restaging T2W headers that DICOM outputs reference (None without DICOM input)."""
+    t2_series = study.first(SeriesRole.T2W) if study is not None else None
+    if imaging is None or imaging.maps is None or t2_series is None or not t2_series.files:
+        return None
+    try:
+        return read_source_datasets(t2_series.files)
+    except PipelineError as exc:
+        log.warning("DICOM outputs skipped: %s", exc)
+        return None
 
 
 def _findings_dict(findings: ImagingFindings) -> dict[str, Any]:
