@@ -527,3 +527,50 @@ def test_vendor_b_values_and_normal_size(vendor: Vendor, tmp_path: Path) -> None
     assert 180 <= t2w["size"][0] * t2w["spacing"][0] <= 200
     adc = sitk.GetArrayFromImage(images["adc"])
     assert adc.dtype == np.uint16 and 2500 < adc.max() <= 4000
+
+
+def test_baseline_deformation_known_answer(cohort: dict[str, Any]) -> None:
+    """The baseline tumour mapped with the documented q = M (p + w(p)) lands on the truth."""
+    path = cohort["paths"][0]
+    truth = _truth(path)
+    spec = truth["baseline_to_restaging"]
+    on_restaging = sitk.ReadImage(str(path.parent / truth["masks"]["baseline_tumour_on_restaging"]))
+    baseline = sitk.ReadImage(str(path.parent / truth["masks"]["baseline_tumour"]))
+    expected = sitk.GetArrayFromImage(on_restaging) > 0
+    zz, yy, xx = np.nonzero(ndimage.binary_dilation(expected, iterations=3))
+    index = np.column_stack([xx, yy, zz]).astype(float)
+    matrix = np.asarray(on_restaging.GetDirection()).reshape(3, 3) @ np.diag(
+        on_restaging.GetSpacing()
+    )
+    p = index @ matrix.T + np.asarray(on_restaging.GetOrigin())
+    w = np.zeros_like(p)
+    for bump in spec["deformation"]["bumps"]:
+        d2 = ((p - np.asarray(bump["centre_lps_mm"])) ** 2).sum(axis=1)
+        w += np.exp(-d2 / (2 * bump["sigma_mm"] ** 2))[:, None] * np.asarray(bump["amplitude_mm"])
+    m = np.asarray(spec["restaging_to_baseline_rigid_4x4"])
+    q = (p + w) @ m[:3, :3].T + m[:3, 3]
+    q_index = [baseline.TransformPhysicalPointToContinuousIndex(tuple(v)) for v in q]
+    values = np.asarray(
+        ndimage.map_coordinates(
+            sitk.GetArrayFromImage(baseline).astype(float),
+            np.asarray(q_index)[:, ::-1].T,
+            order=0,
+            mode="constant",
+        )
+    )
+    got = np.zeros_like(expected)
+    got[zz, yy, xx] = values > 0.5
+    dice = 2 * (got & expected).sum() / (got.sum() + expected.sum())
+    assert dice > 0.8
+    wrong = spec["rigid"]["inverse_matrix_4x4"]  # the inverse direction must not fit as well
+    q_wrong = (p + w) @ np.asarray(wrong)[:3, :3].T + np.asarray(wrong)[:3, 3]
+    w_index = [baseline.TransformPhysicalPointToContinuousIndex(tuple(v)) for v in q_wrong]
+    values = ndimage.map_coordinates(
+        sitk.GetArrayFromImage(baseline).astype(float),
+        np.asarray(w_index)[:, ::-1].T,
+        order=0,
+        mode="constant",
+    )
+    bad = np.zeros_like(expected)
+    bad[zz, yy, xx] = values > 0.5
+    assert 2 * (bad & expected).sum() / (bad.sum() + expected.sum()) < dice - 0.2

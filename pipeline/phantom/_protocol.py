@@ -121,7 +121,7 @@ def _dwi_plan(rng: np.random.Generator, t2w: Grid, centre: F64, small: bool) -> 
     d = np.asarray(grid.direction).reshape(3, 3)
     pe = d[:, 1] if phase_encode == "COL" else d[:, 0]
     distortion = EpiDistortion(
-        amplitude_mm=rng.uniform(1.5, 4.0) * rng.choice([-1.0, 1.0]),
+        amplitude_mm=rng.uniform(1.0, 3.0) * rng.choice([-1.0, 1.0]),
         sigma_mm=rng.uniform(30.0, 50.0),
         centre=rigid.apply(centre[None, :])[0],
         pe_direction=pe,

@@ -44,7 +44,7 @@ class Tissue(IntEnum):
 #: (t2w, s0, adc) ranges per tissue; a case draws one value in each range.
 _RANGES: dict[Tissue, tuple[tuple[float, float], tuple[float, float], tuple[float, float]]] = {
     Tissue.AIR: ((0.0, 0.0), (0.0, 0.0), (3.0, 3.0)),
-    Tissue.FAT: ((0.95, 1.05), (0.06, 0.08), (0.45, 0.55)),
+    Tissue.FAT: ((0.95, 1.05), (0.05, 0.07), (0.45, 0.55)),
     Tissue.SKIN: ((0.45, 0.55), (0.25, 0.35), (1.0, 1.2)),
     Tissue.MUSCLE: ((0.22, 0.28), (0.32, 0.38), (1.35, 1.45)),
     Tissue.BONE_MARROW: ((0.6, 0.7), (0.08, 0.12), (0.45, 0.55)),
@@ -53,11 +53,11 @@ _RANGES: dict[Tissue, tuple[tuple[float, float], tuple[float, float], tuple[floa
     Tissue.BLADDER_WALL: ((0.28, 0.34), (0.4, 0.5), (1.4, 1.6)),
     Tissue.PELVIC_ORGAN: ((0.4, 0.5), (0.5, 0.6), (1.4, 1.7)),
     Tissue.FASCIA: ((0.18, 0.22), (0.2, 0.25), (1.2, 1.4)),
-    Tissue.WALL_INNER: ((0.4, 0.45), (0.5, 0.55), (1.35, 1.6)),
-    Tissue.WALL_OUTER: ((0.28, 0.32), (0.45, 0.5), (1.25, 1.5)),
+    Tissue.WALL_INNER: ((0.4, 0.45), (0.5, 0.55), (1.4, 1.65)),
+    Tissue.WALL_OUTER: ((0.28, 0.32), (0.45, 0.5), (1.3, 1.55)),
     Tissue.LUMEN: ((0.02, 0.04), (0.0, 0.0), (3.0, 3.0)),
     Tissue.TUMOUR: ((0.5, 0.56), (0.65, 0.75), (0.72, 1.02)),
-    Tissue.FIBROSIS: ((0.13, 0.17), (0.27, 0.33), (1.22, 1.48)),
+    Tissue.FIBROSIS: ((0.13, 0.17), (0.2, 0.26), (1.28, 1.48)),
     Tissue.OEDEMA: ((0.75, 0.85), (0.85, 0.95), (1.75, 2.05)),
     Tissue.FLUID: ((1.15, 1.3), (1.6, 2.1), (1.85, 2.15)),
     Tissue.NODE: ((0.42, 0.48), (0.42, 0.48), (1.25, 1.4)),
