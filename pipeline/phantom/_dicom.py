@@ -44,7 +44,11 @@ class FileNamer:
 
     def next(self) -> str:
         self._counter += 1
-        number = int(self._pool[self._counter - 1]) if self._pool is not None else self._counter
+        pool = self._pool
+        if pool is not None and self._counter <= len(pool):
+            number = int(pool[self._counter - 1])
+        else:
+            number = self._counter + (10_000 if pool is not None else 0)
         return self._style.file_pattern.format(number) + self._style.file_suffix
 
 

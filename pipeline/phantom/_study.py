@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from pipeline.phantom._anatomy import Structure
 from pipeline.phantom._dicom import SeriesSpec, StudyWriter, WrittenSeries, write_mr_series
-from pipeline.phantom._physics import BiasField, rician, vendor_adc
+from pipeline.phantom._physics import BiasField, Rescale, rician, vendor_adc
 from pipeline.phantom._protocol import StudyPlan
 from pipeline.phantom._render import SampledGrid
 from pipeline.phantom._tissues import Tissue, TissueTable
@@ -118,8 +118,6 @@ def write_study(
     rng: np.random.Generator,
 ) -> None:
     """Write the T2W, DWI and (if rendered) ADC series of one study."""
-    from pipeline.phantom._physics import Rescale
-
     t2w_rescale, dwi_rescale = style_rescales
     thickness = 3.0 if plan.t2w.spacing[2] > 3.0 else plan.t2w.spacing[2]
     rendered.written["t2w"] = write_mr_series(
@@ -132,7 +130,7 @@ def write_study(
         SeriesSpec(
             "dwi",
             plan.dwi.grid,
-            dict(rendered.dwi.items()),
+            {b: image for b, image in rendered.dwi.items()},
             dwi_rescale,
             b_values=plan.dwi.b_values,
             phase_encode=plan.dwi.phase_encode,
