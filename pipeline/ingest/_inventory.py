@@ -9,7 +9,7 @@ Stable JSON contract (``schema`` 1)::
       "skipped_files": int,
       "errors": [str, ...],
       "studies": [
-        {"key": "st-...", "study_date": "YYYYMMDD" | "", "n_series": int, "warnings": [...],
+        {"key": "st-...", "n_series": int, "warnings": [...],
          "series": [
            {"key": "se-...", "series_number": int | null, "series_description": str,
             "role": "t2w" | "dwi" | "adc" | "highb" | "other", "role_reason": str,
@@ -22,8 +22,10 @@ Stable JSON contract (``schema`` 1)::
       ]
     }
 
-No patient identifier (PatientName, PatientID, BirthDate) and no file path is written; keys
-are de-identified hashes. Error and warning messages name files, as every pipeline message does.
+No patient identifier (PatientName, PatientID, BirthDate), no date and no file path is
+written; keys are de-identified hashes; the patient's ID and name parts are redacted from
+series descriptions (:func:`redact`). Error and warning messages name files, as every
+pipeline message does.
 """
 
 from __future__ import annotations
@@ -91,7 +93,6 @@ def _series_dict(
 def _study_dict(study: Study, inventory: Inventory) -> dict[str, Any]:
     return {
         "key": study.key,
-        "study_date": study.study_date,
         "n_series": len(study.series),
         "warnings": [redact(w, study.identity) for w in study.warnings],
         "series": [

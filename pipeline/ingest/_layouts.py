@@ -22,7 +22,8 @@ Layouts (checked in this order; the first that matches a folder is used)
     distinct b (geometric mean of directions), sorted by b. Other files are classified with
     ``configs/series_rules.yaml`` from the dcm2niix JSON sidecar (SeriesDescription,
     ProtocolName, ImageType) or, without one, from the file name. ``*mask*`` / ``*seg*``
-    files are masks, put on the series whose grid they share (else the T2W series).
+    files are masks, put on the series whose grid they share (T2W first; else resampled onto
+    the T2W series).
 
 Keys are hashes of the case / folder / file names (``st-``/``se-`` + 12 hex); raw names never
 reach a key, a series description (only a JSON ``SeriesDescription`` does) or an ROI name
@@ -648,7 +649,9 @@ def _masks_of(
     if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
         raise InputError("mask must be a 3-D scalar image", file=mask.file)
     candidates = [loaded[i.key] for i in case.images if loaded.get(i.key) is not None]
-    with_volume = [s for s in candidates if s.volume is not None]
+    with_volume = sorted(
+        (s for s in candidates if s.volume is not None), key=lambda s: s.role is not SeriesRole.T2W
+    )
     if not with_volume:
         raise InputError("no image of the case could be loaded to put the mask on", file=mask.file)
     target = next((s for s in with_volume if _same_grid(_spatial(s.require_volume()), image)), None)
