@@ -45,6 +45,10 @@ class RigidConfig(FrozenModel):
         description="resample both images to at least this in-plane spacing before "
         "registering (speed); null keeps the native grids",
     )
+    initial_search_mm: float = Field(
+        default=0.0, ge=0, description="exhaustive translation search range first; 0 = off"
+    )
+    initial_search_step_mm: float = Field(default=5.0, gt=0)
 
 
 class DeformableConfig(FrozenModel):
@@ -55,6 +59,10 @@ class DeformableConfig(FrozenModel):
     iterations: int = Field(default=60, ge=1, le=10000)
     pyramid: PyramidConfig = PyramidConfig(shrink_factors=(2, 1), smoothing_sigmas_mm=(1.0, 0.0))
     working_spacing_mm: float | None = Field(default=None, gt=0)
+    max_coefficient_mm: float = Field(default=15.0, gt=0, description="B-spline bound")
+    roi_margin_mm: float = Field(
+        default=30.0, gt=0, description="metric region: the rigidly carried mask + this margin"
+    )
 
 
 class RegistrationQcConfig(FrozenModel):
@@ -63,7 +71,7 @@ class RegistrationQcConfig(FrozenModel):
     max_translation_mm: float = Field(default=25.0, gt=0)
     max_rotation_deg: float = Field(default=12.0, gt=0)
     require_metric_improvement: bool = True
-    max_folding_fraction: float = Field(default=0.0, ge=0, le=1)
+    max_folding_fraction: float = Field(default=0.001, ge=0, le=1)
 
 
 class RegistrationConfig(FrozenModel):

@@ -11,11 +11,25 @@ class RestrictionConfig(FrozenModel):
     """A voxel restricts when it is bright on high-b AND dark on ADC."""
 
     adc_max: float = Field(default=1.15, gt=0, description="1e-3 mm^2/s")
+    adc_min: float = Field(
+        default=0.3, ge=0, description="1e-3 mm^2/s; lower values are fit noise, not tissue"
+    )
     highb_ratio_min: float = Field(
-        default=1.6, gt=0, description="high-b signal / median high-b of the surrounding wall"
+        default=1.4, gt=0, description="high-b signal / reference high-b of the ring around the bed"
+    )
+    reference_percentile: float = Field(
+        default=90.0,
+        gt=0,
+        le=100,
+        description="percentile of the ring's high-b (rectal wall level)",
+    )
+    smoothing_mm: float = Field(
+        default=1.2, ge=0, description="in-plane Gaussian sigma applied to ADC and high-b first"
     )
     shine_through_adc_min: float = Field(default=1.5, gt=0, description="1e-3 mm^2/s")
-    min_cluster_mm3: float = Field(default=20.0, ge=0, description="smaller clusters are noise")
+    min_cluster_mm3: float = Field(
+        default=60.0, ge=0, description="smaller clusters are below what DWI resolves (noise)"
+    )
     reference_ring_mm: tuple[float, float] = (3.0, 12.0)
 
 

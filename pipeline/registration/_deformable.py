@@ -24,9 +24,10 @@ def _mesh_size(image: sitk.Image, spacing_mm: float) -> list[int]:
 
 
 def displacement_stats(
-    transform: sitk.Transform, reference: sitk.Image
+    transform: sitk.Transform, reference: sitk.Image, mask: sitk.Image | None = None
 ) -> tuple[float, float, float]:
-    """Folding fraction (Jacobian <= 0), max and mean displacement (mm) on ``reference``."""
+    """Folding fraction (Jacobian <= 0), max and mean displacement (mm) on ``reference``
+    (inside ``mask`` when given)."""
     field = sitk.TransformToDisplacementField(
         transform,
         sitk.sitkVectorFloat64,
@@ -36,9 +37,17 @@ def displacement_stats(
         reference.GetDirection(),
     )
     jacobian = sitk.GetArrayViewFromImage(sitk.DisplacementFieldJacobianDeterminant(field))
-    vectors = sitk.GetArrayViewFromImage(field)
-    norms = np.linalg.norm(vectors, axis=-1)
-    return float((jacobian <= 0).mean()), float(norms.max()), float(norms.mean())
+    norms = np.linalg.norm(sitk.GetArrayViewFromImage(field), axis=-1)
+    inside = np.ones(jacobian.shape, bool)
+    if mask is not None:
+        inside = sitk.GetArrayViewFromImage(mask) > 0
+        if not inside.any():
+            inside = np.ones(jacobian.shape, bool)
+    return (
+        float((jacobian[inside] <= 0).mean()),
+        float(norms[inside].max()),
+        float(norms[inside].mean()),
+    )
 
 
 def register_deformable(
@@ -50,8 +59,14 @@ def register_deformable(
     qc_config: RegistrationQcConfig,
     seed: int,
     threads: int = 0,
+    fixed_mask: Volume | None = None,
 ) -> Registration:
-    """Refine ``initial`` (rigid) with a B-spline transform; returns the composite transform."""
+    """Refine ``initial`` (rigid) with a B-spline transform; returns the composite transform.
+
+    ``fixed_mask`` (a label volume on the fixed grid) limits the metric and the folding check
+    to a region of interest, e.g. the pelvis around the rectum. B-spline coefficients are
+    bounded to +-``config.max_coefficient_mm`` so that the optimiser cannot run away.
+    """
     start = time.perf_counter()
     fixed_image = sitk.Cast(fixed.to_sitk(), sitk.sitkFloat32)
     moving_image = sitk.Cast(moving.to_sitk(), sitk.sitkFloat32)
@@ -72,12 +87,25 @@ def register_deformable(
         maximumNumberOfCorrections=5,
         maximumNumberOfFunctionEvaluations=config.iterations * 4,
         costFunctionConvergenceFactor=1e7,
+        lowerBound=-config.max_coefficient_mm,
+        upperBound=config.max_coefficient_mm,
     )
     method.SetShrinkFactorsPerLevel(list(config.pyramid.shrink_factors))
     method.SetSmoothingSigmasPerLevel(list(config.pyramid.smoothing_sigmas_mm))
     method.SmoothingSigmasAreSpecifiedInPhysicalUnitsOn()
     if threads > 0:
         method.SetNumberOfThreads(threads)
+    mask_image = None
+    if fixed_mask is not None:
+        mask_image = sitk.Resample(
+            sitk.Cast(fixed_mask.to_sitk(), sitk.sitkUInt8),
+            fixed_image,
+            sitk.Transform(),
+            sitk.sitkNearestNeighbor,
+            0,
+            sitk.sitkUInt8,
+        )
+        method.SetMetricFixedMask(mask_image)
     method.SetMovingInitialTransform(initial.transform)
     method.SetInitialTransform(bspline, inPlace=True)
     try:
@@ -93,7 +121,7 @@ def register_deformable(
     check.SetInitialTransform(composite, inPlace=False)
     after = check.MetricEvaluate(fixed_image, moving_image)
 
-    folding, max_disp, mean_disp = displacement_stats(bspline, fixed_image)
+    folding, max_disp, mean_disp = displacement_stats(bspline, fixed_image, mask_image)
     problems = list(initial.qc.problems)
     if folding > qc_config.max_folding_fraction:
         problems.append(f"folding in {folding:.2%} of voxels (Jacobian <= 0)")

@@ -76,6 +76,41 @@ def _initial_transform(fixed: sitk.Image, kind: TransformType) -> sitk.Transform
     return transform
 
 
+def search_translation(
+    fixed: sitk.Image,
+    moving: sitk.Image,
+    initial: sitk.Transform,
+    *,
+    extent_mm: float,
+    step_mm: float,
+    bins: int,
+) -> sitk.Transform:
+    """Exhaustive search of translations within +-``extent_mm`` (rotation kept at the start)
+    on heavily smoothed images: widens the capture range for large offsets between sessions.
+
+    Returns a copy of ``initial`` with the best translation; ``initial`` if nothing is better.
+    """
+    n = max(1, int(extent_mm // step_mm))
+    method = sitk.ImageRegistrationMethod()
+    method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=bins)
+    method.SetMetricSamplingStrategy(method.NONE)
+    method.SetInterpolator(sitk.sitkLinear)
+    method.SetShrinkFactorsPerLevel([2])
+    method.SetSmoothingSigmasPerLevel([step_mm / 2.0])
+    method.SmoothingSigmasAreSpecifiedInPhysicalUnitsOn()
+    start = sitk.Euler3DTransform(initial) if isinstance(initial, sitk.Euler3DTransform) else None
+    if start is None:
+        return initial
+    method.SetOptimizerAsExhaustive(numberOfSteps=[0, 0, 0, n, n, n], stepLength=step_mm)
+    method.SetOptimizerScales([1.0] * 6)
+    method.SetInitialTransform(start, inPlace=True)
+    try:
+        method.Execute(fixed, moving)
+    except RuntimeError:
+        return initial
+    return start
+
+
 def configure_method(
     config: RigidConfig, *, seed: int, threads: int
 ) -> sitk.ImageRegistrationMethod:
@@ -147,6 +182,15 @@ def register_linear(
     if fixed_mask is not None:
         method.SetMetricFixedMask(sitk.Cast(fixed_mask.to_sitk(), sitk.sitkUInt8))
     initial = _initial_transform(fixed_image, config.transform)
+    if config.initial_search_mm > 0:
+        initial = search_translation(
+            fixed_image,
+            moving_image,
+            initial,
+            extent_mm=config.initial_search_mm,
+            step_mm=config.initial_search_step_mm,
+            bins=config.histogram_bins,
+        )
     method.SetInitialTransform(initial, inPlace=False)
     try:
         before = method.MetricEvaluate(fixed_image, moving_image)

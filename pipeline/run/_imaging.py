@@ -17,6 +17,7 @@ from pipeline.diffusion import compute_maps
 from pipeline.errors import InputError, PipelineError, RegistrationError
 from pipeline.findings import ImagingFindings, QualityFlag, QualityProblem, RoiStatus
 from pipeline.ingest import load_study
+from pipeline.masks import dilate_mm
 from pipeline.radiomics import extract_features
 from pipeline.registration import (
     Registration,
@@ -151,6 +152,10 @@ def _propagate_baseline(
         )
         registration = rigid
         if reg_cfg.baseline_deformable.enabled:
+            region = dilate_mm(
+                resample_mask_smooth(mask.volume, t2w, rigid.transform),
+                reg_cfg.baseline_deformable.roi_margin_mm,
+            )
             registration = register_deformable(
                 t2w,
                 base_t2w,
@@ -159,6 +164,7 @@ def _propagate_baseline(
                 qc_config=reg_cfg.qc,
                 seed=reg_cfg.sampling_seed,
                 threads=reg_cfg.threads,
+                fixed_mask=region,
             )
     trace.provenance["registration_baseline"] = {
         **registration.qc.as_dict(),
