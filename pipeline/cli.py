@@ -101,8 +101,6 @@ ConfigOpt = Annotated[
     Path | None,
     typer.Option(
         "--config",
-        exists=True,
-        dir_okay=False,
         help="YAML file overriding shipped defaults, with section names as top-level "
         "keys (registration, diffusion, scoring, decision, series_rules).",
     ),
@@ -145,16 +143,12 @@ def phantom(
 def run(
     study_dir: Annotated[
         Path,
-        typer.Argument(
-            exists=True, file_okay=False, help="Folder with the restaging MRI study (DICOM)."
-        ),
+        typer.Argument(help="Folder with the restaging MRI study (DICOM, or a NIfTI layout)."),
     ],
     clinical: Annotated[
         Path | None,
         typer.Option(
             "--clinical",
-            exists=True,
-            dir_okay=False,
             help="Clinical findings (YAML/JSON): DRE, endoscopy, biopsy, nodes, ... "
             "Without it the decision is 'indeterminate'.",
         ),
@@ -164,8 +158,6 @@ def run(
         Path | None,
         typer.Option(
             "--baseline",
-            exists=True,
-            file_okay=False,
             help="Baseline (pre-treatment) study; its tumour mask is carried onto the "
             "restaging scan when the restaging study has no tumour-bed mask.",
         ),
