@@ -57,7 +57,9 @@ def _fail(exc: PipelineError) -> typer.Exit:
     from rich.console import Console
 
     code = EXIT_BAD_INPUT if isinstance(exc, InputError) else EXIT_PROCESSING
-    Console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+    Console(stderr=True, soft_wrap=True).print(
+        f"[bold red]error:[/] {exc}", markup=True, highlight=False
+    )
     return typer.Exit(code)
 
 
