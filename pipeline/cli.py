@@ -55,10 +55,11 @@ def _configure_logging(verbose: int) -> None:
 
 def _fail(exc: PipelineError) -> typer.Exit:
     from rich.console import Console
+    from rich.markup import escape
 
     code = EXIT_BAD_INPUT if isinstance(exc, InputError) else EXIT_PROCESSING
     Console(stderr=True, soft_wrap=True).print(
-        f"[bold red]error:[/] {exc}", markup=True, highlight=False
+        f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False
     )
     return typer.Exit(code)
 
