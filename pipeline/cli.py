@@ -143,6 +143,79 @@ def phantom(
 
 
 @app.command()
+def inspect(
+    path: Annotated[Path, typer.Argument(help="A DICOM tree (any layout) or a NIfTI data set.")],
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the inventory as JSON here.")
+    ] = None,
+    config: ConfigOpt = None,
+    verbose: Verbose = 0,
+) -> None:
+    """List studies and series: role (and why), b-values, size, spacing, orientation, vendor.
+
+    Reads headers only. Studies are named by de-identified keys; no patient identifier is
+    printed. The JSON has `studies`, each with `key` and `series` (series_number,
+    series_description, role, b_values, size, spacing, n_files, warnings, ...).
+    """
+    from rich.console import Console
+
+    from pipeline._io import write_json
+    from pipeline.config import load_config
+    from pipeline.ingest import inventory_to_dict, render_inventory, scan
+
+    _configure_logging(verbose)
+    try:
+        _require(path, folder=True, what="inspect")
+        _require(config, folder=False, what="--config")
+        inventory = scan(path, rules=load_config(config).series_rules)
+    except PipelineError as exc:
+        raise _fail(exc) from exc
+    Console().print(render_inventory(inventory))
+    if json_out is not None:
+        write_json(json_out, inventory_to_dict(inventory))
+        typer.echo(f"inventory written to {json_out}")
+
+
+@app.command()
+def convert(
+    path: Annotated[Path, typer.Argument(help="A DICOM tree (any layout) or a NIfTI data set.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    config: ConfigOpt = None,
+    verbose: Verbose = 0,
+) -> None:
+    """Write one NIfTI per series (+ .bval for DWI, + a JSON sidecar) and masks as NIfTI.
+
+    Files are OUT/<study key>/<series_number>_<role>.nii.gz and
+    OUT/<study key>/<series_number>_mask_<roi name>.nii.gz; keys are de-identified.
+    A bad series is reported and the others are still converted (exit 2 if any failed).
+    """
+    from rich.progress import Progress
+
+    from pipeline.config import load_config
+    from pipeline.ingest import convert_tree
+
+    _configure_logging(verbose)
+    try:
+        _require(path, folder=True, what="convert")
+        _require(config, folder=False, what="--config")
+        rules = load_config(config).series_rules
+        with Progress() as progress:
+            task = progress.add_task("converting series", total=None)
+
+            def advance(done: int, total: int, label: str) -> None:
+                progress.update(task, completed=done, total=total, description=label)
+
+            report = convert_tree(path, out, rules=rules, progress=advance)
+    except PipelineError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"wrote {len(report.written)} files to {out}")
+    for failure in report.failures:
+        typer.echo(f"failed: {failure}", err=True)
+    if not report.ok:
+        raise typer.Exit(EXIT_PROCESSING)
+
+
+@app.command()
 def run(
     study_dir: Annotated[
         Path,
