@@ -162,12 +162,16 @@ def write_seg(
         transfer_syntax_uid=ExplicitVRLittleEndian,
         omit_empty_frames=True,
     )
-    # highdicom draws the dimension organisation UID at random; make it seed-derived.
+    # highdicom draws the dimension organisation UID at random and stamps the current time;
+    # make both seed-derived so that a seed gives byte-identical files.
     dim_uid = make_uid(*writer.uid_seed, "seg-dimension", uid_tag)
     for item in seg.DimensionOrganizationSequence:
         item.DimensionOrganizationUID = dim_uid
     for item in seg.DimensionIndexSequence:
         item.DimensionOrganizationUID = dim_uid
+    for item in seg.get("ContributingEquipmentSequence", []):
+        if "ContributionDateTime" in item:
+            item.ContributionDateTime = f"{date}120000"
     seg.InstanceCreationDate = DA(date)
     seg.InstanceCreationTime = TM("120000")
     path = writer.folder / writer.namer.next()

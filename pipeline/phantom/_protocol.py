@@ -27,6 +27,9 @@ from pipeline.phantom._geometry import (
 #: Largest rigid misalignment of the DWI relative to the T2W of the same study.
 DWI_MAX_ROTATION_DEG = 3.0
 DWI_MAX_TRANSLATION_MM = 5.0
+#: Largest rigid repositioning between the baseline and the restaging session.
+BASELINE_MAX_ROTATION_DEG = 5.0
+BASELINE_MAX_TRANSLATION_MM = 15.0
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,9 @@ def plan_case(rng: np.random.Generator, anatomy: Anatomy, *, small: bool) -> Cas
     dwi = _dwi_plan(rng, t2w, bed, small)
     restaging = StudyPlan(t2w, dwi, IdentitySampler(), MovedSampler(dwi.rigid, dwi.distortion))
 
-    rigid = RigidTransform.draw(rng, centre=bed, max_deg=8.0, max_mm=20.0)
+    rigid = RigidTransform.draw(
+        rng, centre=bed, max_deg=BASELINE_MAX_ROTATION_DEG, max_mm=BASELINE_MAX_TRANSLATION_MM
+    )
     n_bumps = int(rng.integers(2, 4))
     deformation = GaussianDeformation(
         centres=bed[None, :] + rng.uniform(-25.0, 25.0, size=(n_bumps, 3)),

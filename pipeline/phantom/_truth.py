@@ -36,6 +36,8 @@ CONVENTIONS = {
     "baseline): registering the moving image onto the fixed one should recover it",
     "adc_units": "1e-3 mm^2/s (vendor ADC series: integers in 1e-6 mm^2/s)",
     "b_value_units": "s/mm^2",
+    "series_files": "series.<study>.<role>.files lists files in spatial order along the slice "
+    "normal (DWI: every slice of the first b-value, then of the next), not InstanceNumber order",
     "masks": "uint8 NIfTI (0/1; node: one label per node); a voxel is inside when at least half "
     "of its partial-volume sub-samples are",
 }
