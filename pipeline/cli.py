@@ -42,11 +42,18 @@ def _configure_logging(verbose: int) -> None:
 
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = RichHandler(show_path=False, rich_tracebacks=False, markup=False)
+    handler.setLevel(level)  # filters every logger, including third-party children
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("pipeline").setLevel(level)
-    # pyradiomics installs its own stderr handler at import; route it through ours instead.
+
+
+def _tame_radiomics(verbose: int) -> None:
+    """pyradiomics installs its own stderr handler at import; route it through ours instead
+    (its notes about bin counts are expected here and shown only with -vv)."""
+    import radiomics  # noqa: F401  (import first, so that its handler exists to remove)
+
     chatty = logging.getLogger("radiomics")
     chatty.handlers.clear()
     chatty.propagate = True
@@ -262,6 +269,7 @@ def run(
     from pipeline.run import run_study
 
     _configure_logging(verbose)
+    _tame_radiomics(verbose)
     try:
         _require(study_dir, folder=True, what="restaging study")
         _require(baseline, folder=True, what="--baseline")
@@ -295,6 +303,7 @@ def demo(
     from pipeline.demo import render_demo_table, run_demo
 
     _configure_logging(verbose)
+    _tame_radiomics(verbose)
     try:
         rows = run_demo(out)
     except PipelineError as exc:
@@ -303,9 +312,10 @@ def demo(
     console.print(render_demo_table(rows))
     agree = sum(row.agrees for row in rows)
     console.print(
-        f"{agree}/{len(rows)} decisions agree with the phantom truth. "
-        f"Outputs in {out}/. {RESEARCH_USE_STATEMENT}"
+        f"{agree}/{len(rows)} decisions agree with the phantom truth. Outputs in {out}/.",
+        soft_wrap=True,
     )
+    console.print(RESEARCH_USE_STATEMENT, soft_wrap=True)
 
 
 if __name__ == "__main__":  # pragma: no cover
