@@ -96,7 +96,7 @@ class DecisionConfig(FrozenModel):
         default=0.8, ge=0, le=1, description="P(residual) at or above which MRI shows tumour"
     )
     restricted_focus_small_max_ml: float = Field(
-        default=0.5, ge=0, description="a restricted focus up to this volume is 'small'"
+        default=0.35, ge=0, description="a restricted focus up to this volume is 'small'"
     )
     t2_intermediate_fraction_max: float = Field(
         default=0.3, ge=0, le=1, description="intermediate T2 fraction allowed for a cCR"
