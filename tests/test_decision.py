@@ -207,8 +207,8 @@ TABLE: list[tuple[str, Any, dict[str, Any], Outcome]] = [
     ),
     ("high CEA", {"cea": {"value_ng_ml": 50.0}}, {}, CCR),
     # thresholds are inclusive as documented
-    ("focus at small max", {}, {"restricted_volume_ml": 0.5, "p_residual": 0.5}, NEAR),
-    ("focus above small max", {}, {"restricted_volume_ml": 0.5001, "p_residual": 0.5}, INCOMPLETE),
+    ("focus at small max", {}, {"restricted_volume_ml": 0.35, "p_residual": 0.5}, NEAR),
+    ("focus above small max", {}, {"restricted_volume_ml": 0.3501, "p_residual": 0.5}, INCOMPLETE),
     ("P at ccr max", {}, {"p_residual": 0.2}, CCR),
     ("P just above ccr max", {}, {"p_residual": 0.2001}, NEAR),
     ("t2 at max", {}, {"t2_intermediate_fraction": 0.3}, CCR),
