@@ -44,7 +44,8 @@ def _configure_logging(verbose: int) -> None:
     handler = RichHandler(show_path=False, rich_tracebacks=False, markup=False)
     handler.setLevel(level)  # filters every logger, including third-party children
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # replace our own handler from an earlier call (in-process use), keep anyone else's
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, RichHandler)] + [handler]
     root.setLevel(level)
     logging.getLogger("pipeline").setLevel(level)
 

@@ -65,9 +65,14 @@ def test_every_case_type_gets_its_true_decision(cohort: list[Path], tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_no_patient_identifier_in_any_output(cohort: list[Path], tmp_path: Path) -> None:
+def test_no_patient_identifier_in_any_output(
+    cohort: list[Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
     import pydicom
 
+    caplog.set_level(logging.DEBUG)
     case = cohort[0]
     first = next(p for p in (case / "restaging").rglob("*") if p.is_file())
     header = pydicom.dcmread(first, stop_before_pixels=True)
@@ -75,7 +80,10 @@ def test_no_patient_identifier_in_any_output(cohort: list[Path], tmp_path: Path)
     secrets += [part for part in str(header.PatientName).split("^") if len(part) > 2]
     secrets = [s for s in secrets if s]
     out = tmp_path / "out"
-    _run(case, out)
+    _run(case, out, "-vv")
+    logged = [record.getMessage() for record in caplog.records]
+    assert logged, "the run logged nothing at DEBUG level"
+    assert not [line for line in logged if any(s in line for s in secrets)]
     for path in out.rglob("*"):
         assert not any(s in path.name for s in secrets), path.name
         if path.is_file():

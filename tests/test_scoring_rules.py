@@ -101,3 +101,15 @@ def test_grids_must_agree_and_bed_must_not_be_empty() -> None:
         assess_bed(t2, shifted, high_b, bed, config=config)
     with pytest.raises(GeometryError, match="empty"):
         assess_bed(t2, adc, high_b, bed.with_array(np.zeros(SHAPE, np.uint8)), config=config)
+
+
+def test_voxel_membership_map_is_high_in_the_focus_low_in_the_scar() -> None:
+    config = load_config().scoring
+    t2, adc, high_b, bed, _ = scene(focus_radius_mm=6.0, focus_adc=0.85, focus_s0=0.7)
+    result = assess_bed(t2, adc, high_b, bed, config=config)
+    membership = result.residual_probability.array
+    restricted = result.residual_map.array > 0
+    scar = (bed.array > 0) & ~restricted
+    assert float(membership.min()) >= 0.0 and float(membership.max()) <= 1.0
+    assert float(np.median(membership[restricted])) > 0.8
+    assert float(np.median(membership[scar])) < 0.1

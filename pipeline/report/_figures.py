@@ -60,7 +60,8 @@ def overlay_figure(
     import matplotlib.pyplot as plt
 
     reference = panels[0].image
-    z = pick_slice(bed, reference.shape[0])
+    has_residual = residual is not None and bool((residual.array > 0).any())
+    z = pick_slice(residual if has_residual else bed, reference.shape[0])
     bed_slice = (bed.array[z] > 0) if bed is not None else np.zeros(reference.shape[1:], bool)
     pad = round(crop_mm / min(reference.spacing[:2]))
     box = _crop_box(bed_slice, reference.shape[1:], pad)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from typing import Any
 
 from pipeline import RESEARCH_USE_STATEMENT
@@ -24,10 +23,81 @@ code{font-size:12px;white-space:pre-wrap}
 """
 
 
+def _value_text(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_value_text(v) for v in value) + "]"
+    return str(value)
+
+
 def _evidence_text(evidence: Any) -> str:
     if isinstance(evidence, dict):
-        return "; ".join(f"{k}: {v}" for k, v in evidence.items())
-    return str(evidence)
+        return "; ".join(f"{k}: {_value_text(v)}" for k, v in evidence.items())
+    return _value_text(evidence)
+
+
+_QUALITY_FIELDS = {
+    "diffusion": (
+        ("b_values_used", "b-values used (s/mm²)"),
+        ("snr_b_low", "SNR of the lowest b"),
+        ("noise_method", "noise estimate"),
+        ("fitted_fraction", "fraction of body voxels fitted"),
+        ("median_rms_residual", "median fit residual (log signal)"),
+    ),
+    "registration_dwi_t2w": (
+        ("metric_before", "MI before"),
+        ("metric_after", "MI after"),
+        ("rotation_deg", "rotation (deg)"),
+        ("translation_mm", "translation (mm)"),
+        ("seconds", "seconds"),
+        ("problems", "problems"),
+    ),
+    "registration_baseline": (
+        ("metric_before", "MI before"),
+        ("metric_after", "MI after"),
+        ("rotation_deg", "rotation (deg)"),
+        ("translation_mm", "translation (mm)"),
+        ("max_displacement_mm", "max deformation (mm)"),
+        ("folding_fraction", "folding fraction"),
+        ("seconds", "seconds"),
+        ("problems", "problems"),
+    ),
+}
+_QUALITY_TITLES = {
+    "diffusion": "DWI and ADC fit",
+    "registration_dwi_t2w": "DWI to T2W registration",
+    "registration_baseline": "Baseline to restaging registration",
+}
+
+
+def _quality_html(quality: dict[str, Any]) -> list[str]:
+    """Readable tables of the quality figures; problems first."""
+    parts = []
+    problems = quality.get("problems") or []
+    if problems:
+        parts.append("<p><b>Quality problems (no cCR can be called on them):</b></p><ul>")
+        parts += [
+            f"<li>{html.escape(str(p.get('problem')))}: {html.escape(str(p.get('detail')))}</li>"
+            for p in problems
+        ]
+        parts.append("</ul>")
+    else:
+        parts.append("<p>No quality problem was found.</p>")
+    for section, fields in _QUALITY_FIELDS.items():
+        values = quality.get(section)
+        if not values:
+            continue
+        parts.append(f"<h3>{_QUALITY_TITLES[section]}</h3><table>")
+        for key, label in fields:
+            if key in values:
+                value = values[key]
+                shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+                parts.append(
+                    f"<tr><th>{html.escape(label)}</th><td>{html.escape(str(shown))}</td></tr>"
+                )
+        parts.append("</table>")
+    return parts
 
 
 def render_report(
@@ -85,9 +155,6 @@ def render_report(
         parts.append("</ul>")
     parts.append("<h2>Images</h2>")
     parts += figure_html or ["<p>No images could be rendered for this study.</p>"]
-    parts += [
-        "<h2>Quality</h2>",
-        f"<code>{html.escape(json.dumps(quality, indent=2, default=str))}</code>",
-        f"<p class='banner'>{html.escape(RESEARCH_USE_STATEMENT)}</p></body></html>",
-    ]
+    parts += ["<h2>Quality</h2>", *_quality_html(quality)]
+    parts.append(f"<p class='banner'>{html.escape(RESEARCH_USE_STATEMENT)}</p></body></html>")
     return "\n".join(parts)

@@ -30,6 +30,7 @@ MAP_FILES = {
     "high_b": "highb.nii.gz",
     "tumour_bed": "tumour_bed.nii.gz",
     "residual": "residual_tumour.nii.gz",
+    "residual_probability": "residual_probability.nii.gz",
     "baseline_t2w": "baseline_t2w_on_restaging.nii.gz",
 }
 

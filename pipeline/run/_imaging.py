@@ -182,6 +182,27 @@ def _propagate_baseline(
     return moved_t2w, moved_mask
 
 
+def _baseline_on_restaging(
+    t2w: Volume, baseline_dir: Path, config: PipelineConfig, trace: _Trace, *, needed: bool
+) -> tuple[Volume, Volume] | None:
+    """Baseline T2W and tumour on the restaging grid; failures are quality flags only when the
+    tumour bed depends on them (``needed``), warnings otherwise."""
+    with trace.stage("ingest_baseline"):
+        baseline = load_study(baseline_dir, rules=config.series_rules, roles=(SeriesRole.T2W,))
+    trace.provenance["baseline"] = {"study_key": baseline.key, "series": _series_summary(baseline)}
+    before = len(trace.quality)
+    try:
+        propagated = _propagate_baseline(t2w, baseline, config, trace)
+    except PipelineError as exc:
+        trace.quality.append(QualityFlag(QualityProblem.BASELINE_REGISTRATION_DOUBTFUL, str(exc)))
+        propagated = None
+    if not needed:
+        for flag in trace.quality[before:]:
+            trace.warnings.append(f"baseline (display only): {flag.problem.value}: {flag.detail}")
+        del trace.quality[before:]
+    return propagated
+
+
 def analyse_imaging(
     study_dir: Path, *, baseline_dir: Path | None, config: PipelineConfig, device: str = "cpu"
 ) -> tuple[Study, ImagingResult]:
@@ -214,9 +235,16 @@ def analyse_imaging(
         except InputError as exc:
             trace.quality.append(QualityFlag(QualityProblem.TOO_FEW_B_VALUES, str(exc)))
 
+    given = choose_bed_mask(study, t2_series.series_uid)
+    propagated = None
+    if baseline_dir is not None:
+        # Registered whenever a baseline is given: it carries the tumour onto the restaging
+        # scan when no restaging mask exists, and the report shows both side by side.
+        propagated = _baseline_on_restaging(t2w, baseline_dir, config, trace, needed=given is None)
+        if propagated is not None:
+            maps = ImagingMaps(t2w=t2w, baseline_t2w=propagated[0], baseline_tumour=propagated[1])
     bed_status = RoiStatus.MISSING
     bed: Volume | None = None
-    given = choose_bed_mask(study, t2_series.series_uid)
     if given is not None:
         bed = (
             resample_mask_smooth(given.volume, t2w)
@@ -224,24 +252,9 @@ def analyse_imaging(
             else given.volume
         )
         bed_status = RoiStatus.GIVEN
-    elif baseline_dir is not None:
-        with trace.stage("ingest_baseline"):
-            baseline = load_study(baseline_dir, rules=config.series_rules, roles=(SeriesRole.T2W,))
-        trace.provenance["baseline"] = {
-            "study_key": baseline.key,
-            "series": _series_summary(baseline),
-        }
-        try:
-            propagated = _propagate_baseline(t2w, baseline, config, trace)
-        except PipelineError as exc:
-            trace.quality.append(
-                QualityFlag(QualityProblem.BASELINE_REGISTRATION_DOUBTFUL, str(exc))
-            )
-            propagated = None
-        if propagated is not None:
-            base_t2w, bed = propagated
-            bed_status = RoiStatus.PROPAGATED
-            maps = ImagingMaps(t2w=t2w, baseline_t2w=base_t2w, baseline_tumour=bed)
+    elif propagated is not None:
+        bed = propagated[1]
+        bed_status = RoiStatus.PROPAGATED
     if bed is None or not (bed.array > 0).any():
         trace.quality.append(
             QualityFlag(
@@ -310,6 +323,7 @@ def analyse_imaging(
             high_b=high_b,
             tumour_bed=bed,
             residual=assessment.residual_map,
+            residual_probability=assessment.residual_probability,
             baseline_t2w=maps.baseline_t2w,
             baseline_tumour=maps.baseline_tumour,
         ),

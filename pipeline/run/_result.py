@@ -18,6 +18,7 @@ class ImagingMaps:
     high_b: Volume | None = None
     tumour_bed: Volume | None = None
     residual: Volume | None = None
+    residual_probability: Volume | None = None
     baseline_t2w: Volume | None = None
     baseline_tumour: Volume | None = None
 

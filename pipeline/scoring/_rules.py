@@ -41,6 +41,7 @@ class BedAssessment:
     highb_reference: float
     t2_reference: float
     residual_map: Volume
+    residual_probability: Volume
 
 
 def _smooth_in_plane(
@@ -51,6 +52,10 @@ def _smooth_in_plane(
     norm = ndimage.gaussian_filter(weight, sigma)
     smoothed = ndimage.gaussian_filter(values * weight, sigma)
     return np.where(norm > 1e-6, smoothed / np.maximum(norm, 1e-6), 0.0)
+
+
+def _logistic(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(x, -50.0, 50.0))))
 
 
 def _clusters(
@@ -133,4 +138,25 @@ def assess_bed(
         highb_reference=reference,
         t2_reference=t2_reference,
         residual_map=t2w.with_array(restricted.astype(np.uint8), kind=VolumeKind.LABEL, units=""),
+        residual_probability=t2w.with_array(
+            _voxel_membership(adc_s, hb_s, reference, region & fitted, config),
+            kind=VolumeKind.INTENSITY,
+            units="membership 0-1 (rules-v1, uncalibrated)",
+        ),
     )
+
+
+def _voxel_membership(
+    adc_s: npt.NDArray[np.float64],
+    hb_s: npt.NDArray[np.float64],
+    reference: float,
+    region: npt.NDArray[np.bool_],
+    config: ScoringConfig,
+) -> npt.NDArray[np.float32]:
+    """Soft version of the voxel rule: logistic(ADC below adc_max) x logistic(high-b above
+    ratio_min x reference), inside the analysed region, 0 elsewhere. Not a calibrated
+    probability: a map of how strongly each voxel meets the restriction rule."""
+    r = config.restriction
+    dark = _logistic((r.adc_max - adc_s) / 0.08) * _logistic((adc_s - r.adc_min) / 0.05)
+    bright = _logistic((hb_s / max(reference, 1e-12) - r.highb_ratio_min) / 0.15)
+    return np.where(region, dark * bright, 0.0).astype(np.float32)
