@@ -13,7 +13,18 @@ class DeviceChoice(str, Enum):
     CUDA = "cuda"
 
 
+def nvidia_driver_present() -> bool:
+    """Cheap check (no torch import) for an NVIDIA driver on this machine."""
+    import shutil
+    from pathlib import Path
+
+    return Path("/proc/driver/nvidia").exists() or shutil.which("nvidia-smi") is not None
+
+
 def cuda_available() -> bool:
+    """True when PyTorch sees a CUDA device. Imports torch only where a driver exists."""
+    if not nvidia_driver_present():
+        return False
     try:
         import torch
     except ImportError:
