@@ -118,3 +118,37 @@ def test_help_and_version() -> None:
     for command in ("run", "demo", "phantom"):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+@pytest.mark.slow
+def test_outputs_carry_the_research_statement_and_no_temporary_files(
+    cohort: list[Path], tmp_path: Path
+) -> None:
+    import nibabel as nib
+    import pydicom
+
+    out = tmp_path / "out"
+    code, decision = _run(cohort[1], out)
+    assert code == 0
+    assert decision["research_use"].startswith("Research use only")
+    names = {p.name for p in out.iterdir()}
+    assert not [n for n in names if n.startswith(".tmp-")]
+    assert {
+        "decision.json",
+        "provenance.json",
+        "report.html",
+        "adc.nii.gz",
+        "highb.nii.gz",
+        "tumour_bed.nii.gz",
+        "residual_probability.nii.gz",
+        "seg.dcm",
+        "sr.dcm",
+        "adc_pmap.dcm",
+    } <= names
+    for nifti in out.glob("*.nii.gz"):
+        assert b"Research use only" in bytes(nib.load(nifti).header["descrip"])
+    assert "Research use only" in (out / "report.html").read_text()
+    assert json.loads((out / "provenance.json").read_text())["research_use"].startswith("Research")
+    for dicom in ("seg.dcm", "sr.dcm", "adc_pmap.dcm"):
+        assert b"Research use only" in (out / dicom).read_bytes()
+        pydicom.dcmread(out / dicom)
