@@ -18,5 +18,5 @@ def test_cuda_without_gpu_is_a_clear_error() -> None:
     if cuda_available():
         assert resolve_device(DeviceChoice.CUDA) == "cuda"
         return
-    with pytest.raises(DeviceError, match="no CUDA device.*--device auto or cpu"):
+    with pytest.raises(DeviceError, match=r"no CUDA device.*--device auto or cpu"):
         resolve_device(DeviceChoice.CUDA)
