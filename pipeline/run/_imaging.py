@@ -45,6 +45,18 @@ class _Trace:
     quality: list[QualityFlag] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
 
+    def record_registration(
+        self, name: str, registration: Registration, problem: QualityProblem, convention: str
+    ) -> None:
+        """Provenance of a registration; a doubtful one becomes a quality flag."""
+        self.provenance[name] = {
+            **registration.qc.as_dict(),
+            "transform": registration.parameters(),
+            "convention": convention,
+        }
+        if registration.qc.doubtful:
+            self.quality.append(QualityFlag(problem, "; ".join(registration.qc.problems)))
+
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         start = time.perf_counter()
@@ -113,17 +125,12 @@ def _dwi_on_t2w(
         except RegistrationError as exc:
             trace.quality.append(QualityFlag(QualityProblem.DWI_REGISTRATION_FAILED, str(exc)))
             return None
-    trace.provenance["registration_dwi_t2w"] = {
-        **registration.qc.as_dict(),
-        "transform": registration.parameters(),
-        "convention": "maps restaging T2W (fixed) points to DWI (moving) points",
-    }
-    if registration.qc.doubtful:
-        trace.quality.append(
-            QualityFlag(
-                QualityProblem.DWI_REGISTRATION_DOUBTFUL, "; ".join(registration.qc.problems)
-            )
-        )
+    trace.record_registration(
+        "registration_dwi_t2w",
+        registration,
+        QualityProblem.DWI_REGISTRATION_DOUBTFUL,
+        "maps restaging T2W (fixed) points to DWI (moving) points",
+    )
     with trace.stage("resample_maps"):
         adc = resample_to(maps.adc, t2w, registration.transform)
         high_b = resample_to(maps.high_b, t2w, registration.transform)
@@ -166,16 +173,12 @@ def _propagate_baseline(
                 threads=reg_cfg.threads,
                 fixed_mask=region,
             )
-    trace.provenance["registration_baseline"] = {
-        **registration.qc.as_dict(),
-        "convention": "maps restaging T2W (fixed) points to baseline T2W (moving) points",
-    }
-    if registration.qc.doubtful:
-        trace.quality.append(
-            QualityFlag(
-                QualityProblem.BASELINE_REGISTRATION_DOUBTFUL, "; ".join(registration.qc.problems)
-            )
-        )
+    trace.record_registration(
+        "registration_baseline",
+        registration,
+        QualityProblem.BASELINE_REGISTRATION_DOUBTFUL,
+        "maps restaging T2W (fixed) points to baseline T2W (moving) points",
+    )
     with trace.stage("propagate_mask"):
         moved_mask = resample_mask_smooth(mask.volume, t2w, registration.transform)
         moved_t2w = resample_to(base_t2w, t2w, registration.transform)
