@@ -10,6 +10,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from pipeline.config.registration import (
+    Interpolator,
+    RefineConfig,
     RegistrationQcConfig,
     RigidConfig,
     TransformType,
@@ -111,6 +113,59 @@ def search_translation(
     return start
 
 
+def _unwrap(transform: sitk.Transform) -> sitk.Transform:
+    """A copy of the one linear transform inside ``transform`` (Execute returns a composite)."""
+    inner = transform
+    if isinstance(transform, sitk.CompositeTransform) and transform.GetNumberOfTransforms() == 1:
+        inner = transform.GetNthTransform(0)
+    if inner.GetName() == "Euler3DTransform":
+        return sitk.Euler3DTransform(inner)
+    if inner.GetName() == "AffineTransform":
+        return sitk.AffineTransform(inner)
+    return sitk.Transform(inner)
+
+
+_INTERPOLATORS = {Interpolator.LINEAR: sitk.sitkLinear, Interpolator.BSPLINE: sitk.sitkBSpline}
+
+
+def refine_powell(
+    fixed: sitk.Image,
+    moving: sitk.Image,
+    transform: sitk.Transform,
+    *,
+    config: RefineConfig,
+    interpolator: Interpolator,
+    bins: int,
+    seed: int,
+    threads: int,
+) -> sitk.Transform:
+    """Polish ``transform`` by Powell line searches on a fixed random sample (finest level).
+
+    Returns the refined transform, or ``transform`` unchanged if the metric did not improve.
+    """
+    method = sitk.ImageRegistrationMethod()
+    method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=bins)
+    method.SetMetricSamplingStrategy(method.RANDOM)
+    method.SetMetricSamplingPercentage(config.sampling_percentage, seed)
+    method.SetInterpolator(_INTERPOLATORS[interpolator])
+    method.SetOptimizerAsPowell(
+        numberOfIterations=config.iterations,
+        maximumLineIterations=20,
+        stepLength=config.step_mm,
+        stepTolerance=config.tolerance_mm,
+        valueTolerance=1e-6,
+    )
+    method.SetOptimizerScalesFromPhysicalShift()
+    if threads > 0:
+        method.SetNumberOfThreads(threads)
+    refined = _unwrap(transform)
+    method.SetInitialTransform(refined, inPlace=True)
+    before = method.MetricEvaluate(fixed, moving)
+    method.Execute(fixed, moving)
+    after = method.MetricEvaluate(fixed, moving)
+    return refined if after < before else transform
+
+
 def configure_method(
     config: RigidConfig, *, seed: int, threads: int
 ) -> sitk.ImageRegistrationMethod:
@@ -118,7 +173,7 @@ def configure_method(
     method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=config.histogram_bins)
     method.SetMetricSamplingStrategy(method.RANDOM)
     method.SetMetricSamplingPercentage(config.sampling_percentage, seed)
-    method.SetInterpolator(sitk.sitkLinear)
+    method.SetInterpolator(_INTERPOLATORS[config.interpolator])
     method.SetOptimizerAsRegularStepGradientDescent(
         learningRate=config.learning_rate,
         minStep=config.min_step,
@@ -196,6 +251,19 @@ def register_linear(
         before = method.MetricEvaluate(fixed_image, moving_image)
         with itk_threads(threads):
             final = method.Execute(fixed_image, moving_image)
+            iterations = int(method.GetOptimizerIteration())
+            stop = method.GetOptimizerStopConditionDescription()
+            if config.refine.enabled:
+                final = refine_powell(
+                    fixed_image,
+                    moving_image,
+                    final,
+                    config=config.refine,
+                    interpolator=config.interpolator,
+                    bins=config.histogram_bins,
+                    seed=seed,
+                    threads=threads,
+                )
     except RuntimeError as exc:
         raise RegistrationError(f"SimpleITK registration failed: {exc}") from exc
     method.SetInitialTransform(final, inPlace=False)
@@ -223,8 +291,8 @@ def register_linear(
         metric_after=float(after),
         rotation_deg=angle,
         translation_mm=shift,
-        iterations=int(method.GetOptimizerIteration()),
-        stop_condition=method.GetOptimizerStopConditionDescription(),
+        iterations=iterations,
+        stop_condition=stop,
         seconds=time.perf_counter() - start,
         problems=tuple(problems),
     )
