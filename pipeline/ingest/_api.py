@@ -15,14 +15,13 @@ from pipeline.ingest._crawl import CrawlResult, MaskFile, crawl, read_dataset, r
 from pipeline.ingest._geometry import build_grid
 from pipeline.ingest._group import group_volumes, split_series
 from pipeline.ingest._headers import SliceRecord
-from pipeline.ingest._layouts import (
-    LayoutCase,
+from pipeline.ingest._layout_load import (
     choose_case,
-    find_layout_cases,
     layout_inventory,
     load_layout_image,
     load_layout_study,
 )
+from pipeline.ingest._layouts import LayoutCase, find_layout_cases
 from pipeline.ingest._model import Inventory, SeriesGeometry, orientation_label
 from pipeline.ingest._rtstruct import rasterise, read_structure_set
 from pipeline.ingest._seg import seg_onto, seg_referenced_series
