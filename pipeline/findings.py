@@ -50,7 +50,10 @@ class ImagingFindings:
     p_residual_uncertainty
         Spread of that probability (e.g. ensemble SD), or ``None``.
     scorer
-        Which scorer produced ``p_residual`` (e.g. ``"rules-v1"``).
+        Which scorer produced ``p_residual`` (e.g. ``"rules-v1"`` or
+        ``"fusion-v1(radiomics-v1, segnet-v1)"``).
+    p_residual_rules, p_residual_radiomics, p_residual_network
+        Each scorer's own P(residual), or ``None`` where it did not run.
     tumour_bed_status, tumour_bed_volume_ml
         Source and size of the tumour bed ROI.
     restricted_volume_ml
@@ -74,6 +77,9 @@ class ImagingFindings:
     p_residual: float | None = None
     p_residual_uncertainty: float | None = None
     scorer: str = ""
+    p_residual_rules: float | None = None
+    p_residual_radiomics: float | None = None
+    p_residual_network: float | None = None
     tumour_bed_status: RoiStatus = RoiStatus.MISSING
     tumour_bed_volume_ml: float | None = None
     restricted_volume_ml: float | None = None

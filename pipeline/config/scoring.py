@@ -48,7 +48,30 @@ class RuleScoreConfig(FrozenModel):
     scale_mm3: float = Field(default=20.0, gt=0)
 
 
+class FusionWeights(FrozenModel):
+    """Weights of each scorer's logit in the fused P(residual) (normalised to sum 1)."""
+
+    radiomics: float = Field(default=0.5, ge=0)
+    network: float = Field(default=0.5, ge=0)
+
+
+class LearnedScoringConfig(FrozenModel):
+    """The radiomics classifier, the MONAI network and their fusion."""
+
+    enabled: bool = Field(default=True, description="false: rules-v1 gives P(residual) alone")
+    radiomics_model: str = Field(
+        default="radiomics-v1.json", description="JSON under models/ (or an absolute path)"
+    )
+    network_model: str = Field(
+        default="segnet-v1.json", description="weights card JSON under models/ (or absolute)"
+    )
+    fusion: FusionWeights = FusionWeights()
+    test_time_flips: bool = Field(default=True, description="TTA flips give the uncertainty")
+    mixed_precision: bool = Field(default=True, description="float16 autocast on CUDA only")
+
+
 class ScoringConfig(FrozenModel):
+    learned: LearnedScoringConfig = LearnedScoringConfig()
     restriction: RestrictionConfig = RestrictionConfig()
     t2: T2SignalConfig = T2SignalConfig()
     rule_score: RuleScoreConfig = RuleScoreConfig()

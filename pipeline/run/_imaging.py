@@ -27,7 +27,14 @@ from pipeline.registration import (
     resample_to,
 )
 from pipeline.run._result import ImagingMaps, ImagingResult
-from pipeline.scoring import SCORER_NAME, assess_bed
+from pipeline.scoring import (
+    SCORER_NAME,
+    BedAssessment,
+    LearnedAssessment,
+    assess_bed,
+    assess_learned,
+    load_learned,
+)
 from pipeline.study import RoiMask, SeriesRole, Study
 from pipeline.volume import Volume
 
@@ -290,22 +297,46 @@ def analyse_imaging(
     adc, high_b = dwi_maps
     with trace.stage("score"):
         assessment = assess_bed(t2w, adc, high_b, bed, config=config.scoring)
-    trace.provenance["scoring"] = {
-        "scorer": SCORER_NAME,
-        "highb_reference": assessment.highb_reference,
-        "t2_reference": assessment.t2_reference,
-    }
+    features: dict[str, float] | None = None
     with trace.stage("radiomics"):
         try:
             row = extract_features(
                 {"t2w": t2w, "adc": adc, "high_b": high_b}, bed, config=config.radiomics
             )
+            features = row.features
             trace.provenance["radiomics"] = {"features": row.features, **row.diagnostics}
         except PipelineError as exc:
             trace.warnings.append(f"radiomics skipped: {exc}")
+    p_residual, uncertainty, scorer = assessment.p_residual, None, SCORER_NAME
+    learned = None
+    if config.scoring.learned.enabled:
+        with trace.stage("score_learned"):
+            scorers = load_learned(config.scoring.learned)
+            learned = assess_learned(
+                t2w,
+                adc,
+                high_b,
+                bed,
+                features=features,
+                scorers=scorers,
+                config=config.scoring.learned,
+                device=device,
+            )
+        trace.warnings.extend(learned.warnings)
+        if learned.fused is not None:
+            p_residual = learned.fused.p_residual
+            uncertainty = learned.fused.uncertainty
+            scorer = learned.fused.scorer
+    trace.provenance["scoring"] = _scoring_provenance(assessment, learned, scorer)
     findings = ImagingFindings(
-        p_residual=assessment.p_residual,
-        scorer=SCORER_NAME,
+        p_residual=p_residual,
+        p_residual_uncertainty=uncertainty,
+        scorer=scorer,
+        p_residual_rules=assessment.p_residual,
+        p_residual_radiomics=learned.p_radiomics if learned is not None else None,
+        p_residual_network=(
+            learned.network.p_residual if learned is not None and learned.network else None
+        ),
         tumour_bed_status=bed_status,
         tumour_bed_volume_ml=_volume_ml(bed),
         restricted_volume_ml=assessment.restricted_volume_ml,
@@ -331,6 +362,39 @@ def analyse_imaging(
             baseline_tumour=maps.baseline_tumour,
         ),
     )
+
+
+def _scoring_provenance(
+    assessment: BedAssessment, learned: LearnedAssessment | None, scorer: str
+) -> dict[str, Any]:
+    """Every scorer's output and the models' hashes (for the run manifest)."""
+    out: dict[str, Any] = {
+        "scorer": scorer,
+        "rules": {
+            "name": SCORER_NAME,
+            "p_residual": assessment.p_residual,
+            "highb_reference": assessment.highb_reference,
+            "t2_reference": assessment.t2_reference,
+        },
+    }
+    if learned is not None:
+        out["radiomics"] = {"p_residual": learned.p_radiomics}
+        if learned.network is not None:
+            out["network"] = {
+                "p_residual": learned.network.p_residual,
+                "tta_sd": learned.network.uncertainty,
+                "per_flip_p": list(learned.network.per_flip_p),
+                "soft_volume_mm3": learned.network.soft_volume_mm3,
+            }
+        if learned.fused is not None:
+            out["fusion"] = {
+                "p_residual": learned.fused.p_residual,
+                "uncertainty": learned.fused.uncertainty,
+                "components": learned.fused.components,
+            }
+        out["models"] = dict(learned.models)
+        out["warnings"] = list(learned.warnings)
+    return out
 
 
 def _volume_ml(mask: Volume | None) -> float | None:

@@ -1,0 +1,127 @@
+"""The network's input: T2W, high-b and ADC on a fixed grid around the tumour bed.
+
+The crop grid has the restaging T2W's orientation, voxel size :attr:`CropSpec.spacing_xyz`
+(mm, ``x, y, z``) and shape :attr:`CropSpec.shape_zyx`, and is centred on the centroid of the
+tumour bed. Channels, in order:
+
+0. T2W divided by the median T2W of a ring 6-20 mm around the bed (mostly mesorectal fat),
+1. high-b divided by the 90th percentile of high-b in a ring 3-12 mm around the bed (the
+   level of the normal rectal wall), as the rules-v1 scorer reads it,
+2. ADC in absolute units (1e-3 mm^2/s) clipped to ``0..3.5``.
+
+T2W and high-b are clipped to ``0..4`` after scaling. Rings that fall outside the crop or hold
+no signal fall back to the median (T2W) or 90th percentile (high-b) of the whole crop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+
+from pipeline.registration import resample_mask_smooth, resample_to
+from pipeline.volume import Volume, VolumeKind
+
+ADC_CLIP = 3.5
+RELATIVE_CLIP = 4.0
+
+
+@dataclass(frozen=True)
+class CropSpec:
+    """Grid of the network input: voxel size (mm, x y z) and shape (z, y, x)."""
+
+    spacing_xyz: tuple[float, float, float] = (1.25, 1.25, 3.0)
+    shape_zyx: tuple[int, int, int] = (16, 48, 48)
+
+    def as_dict(self) -> dict[str, list[float] | list[int]]:
+        return {"spacing_xyz": list(self.spacing_xyz), "shape_zyx": list(self.shape_zyx)}
+
+
+@dataclass(frozen=True)
+class Crop:
+    """Network input ``image`` ``[3, z, y, x]`` float32, the bed on that grid and the grid."""
+
+    image: npt.NDArray[np.float32]
+    bed: npt.NDArray[np.uint8]
+    grid: Volume
+
+
+def crop_grid(reference: Volume, centre_lps: npt.ArrayLike, spec: CropSpec) -> Volume:
+    """An empty volume (the crop grid) with ``reference``'s orientation centred on a point."""
+    nz, ny, nx = spec.shape_zyx
+    half = (np.asarray([nx, ny, nz], float) - 1.0) / 2.0 * np.asarray(spec.spacing_xyz)
+    origin = np.asarray(centre_lps, float) - reference.direction_matrix @ half
+    return Volume(
+        array=np.zeros(spec.shape_zyx, np.uint8),
+        spacing=spec.spacing_xyz,
+        origin=(float(origin[0]), float(origin[1]), float(origin[2])),
+        direction=reference.direction,
+        kind=VolumeKind.LABEL,
+        frame_of_reference_uid=reference.frame_of_reference_uid,
+    )
+
+
+def bed_centroid_lps(bed: Volume) -> npt.NDArray[np.float64]:
+    """LPS centroid (mm) of the voxels > 0 of a mask."""
+    index_zyx = np.argwhere(np.asarray(bed.array) > 0).mean(axis=0)
+    return bed.index_to_world(index_zyx[::-1])
+
+
+def _ring(
+    bed: npt.NDArray[np.bool_], spacing_zyx: tuple[float, ...], lo: float, hi: float
+) -> npt.NDArray[np.bool_]:
+    distance = ndimage.distance_transform_edt(~bed, sampling=spacing_zyx)
+    return np.asarray((distance > lo) & (distance <= hi))
+
+
+def normalise(
+    t2w: npt.NDArray[np.floating],
+    high_b: npt.NDArray[np.floating],
+    adc: npt.NDArray[np.floating],
+    bed: npt.NDArray[np.bool_],
+    spacing_xyz: tuple[float, ...],
+) -> npt.NDArray[np.float32]:
+    """Stack the three channels, scaled as described in the module docstring."""
+    spacing_zyx = tuple(spacing_xyz[::-1])
+    t2_ring = _ring(bed, spacing_zyx, 6.0, 20.0) & (t2w > 0)
+    t2_values = t2w[t2_ring] if t2_ring.sum() >= 20 else t2w[t2w > 0]
+    t2_ref = float(np.median(t2_values)) if t2_values.size else 1.0
+    hb_ring = _ring(bed, spacing_zyx, 3.0, 12.0) & (adc > 0)
+    hb_values = high_b[hb_ring] if hb_ring.sum() >= 20 else high_b[high_b > 0]
+    hb_ref = float(np.percentile(hb_values, 90)) if hb_values.size else 1.0
+    channels = (
+        np.clip(t2w / max(t2_ref, 1e-6), 0.0, RELATIVE_CLIP),
+        np.clip(high_b / max(hb_ref, 1e-6), 0.0, RELATIVE_CLIP),
+        np.clip(adc, 0.0, ADC_CLIP),
+    )
+    return np.stack(channels).astype(np.float32)
+
+
+def make_crop(
+    t2w: Volume,
+    high_b: Volume,
+    adc: Volume,
+    bed: Volume,
+    *,
+    spec: CropSpec,
+    centre_lps: npt.ArrayLike | None = None,
+) -> Crop:
+    """Resample the maps onto the crop grid around the bed centroid (or ``centre_lps``).
+
+    All four volumes must share one grid (the restaging T2W grid); ADC in 1e-3 mm^2/s.
+    """
+    for other, name in ((high_b, "high-b"), (adc, "ADC"), (bed, "tumour bed")):
+        t2w.require_same_grid(other, what=f"network crop: T2W vs {name}")
+    centre = bed_centroid_lps(bed) if centre_lps is None else np.asarray(centre_lps, float)
+    grid = crop_grid(t2w, centre, spec)
+    arrays = [np.asarray(resample_to(v, grid).array, np.float64) for v in (t2w, high_b, adc)]
+    bed_crop = np.asarray(resample_mask_smooth(bed, grid).array > 0)
+    image = normalise(arrays[0], arrays[1], arrays[2], bed_crop, spec.spacing_xyz)
+    return Crop(image=image, bed=bed_crop.astype(np.uint8), grid=grid)
+
+
+def label_on_crop(mask: Volume, grid: Volume) -> npt.NDArray[np.uint8]:
+    """A mask (e.g. the truth residual tumour) carried onto a crop grid (training only)."""
+    return np.asarray(resample_mask_smooth(mask, grid).array > 0, np.uint8)
