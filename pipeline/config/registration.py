@@ -45,6 +45,7 @@ class RefineConfig(FrozenModel):
     """
 
     enabled: bool = False
+    interpolator: Interpolator = Interpolator.BSPLINE
     sampling_percentage: float = Field(default=0.1, gt=0, le=1)
     iterations: int = Field(default=10, ge=1, le=100)
     step_mm: float = Field(default=0.5, gt=0, description="initial Powell step (mm or ~mm)")

@@ -134,7 +134,6 @@ def refine_powell(
     transform: sitk.Transform,
     *,
     config: RefineConfig,
-    interpolator: Interpolator,
     bins: int,
     seed: int,
     threads: int,
@@ -147,7 +146,7 @@ def refine_powell(
     method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=bins)
     method.SetMetricSamplingStrategy(method.RANDOM)
     method.SetMetricSamplingPercentage(config.sampling_percentage, seed)
-    method.SetInterpolator(_INTERPOLATORS[interpolator])
+    method.SetInterpolator(_INTERPOLATORS[config.interpolator])
     method.SetOptimizerAsPowell(
         numberOfIterations=config.iterations,
         maximumLineIterations=20,
@@ -259,7 +258,6 @@ def register_linear(
                     moving_image,
                     final,
                     config=config.refine,
-                    interpolator=config.interpolator,
                     bins=config.histogram_bins,
                     seed=seed,
                     threads=threads,
