@@ -8,6 +8,7 @@ import pytest
 from pipeline.config import load_config
 from pipeline.config.diffusion import AdcFit
 from pipeline.diffusion import compute_maps, fit_log_linear, fit_log_linear_torch, select_b_values
+from pipeline.diffusion._fit import BLOCK
 from pipeline.errors import InputError
 from pipeline.volume import Volume
 
@@ -59,6 +60,30 @@ def test_matches_independent_float64_lstsq() -> None:
     coef, *_ = np.linalg.lstsq(design, np.log(signal), rcond=None)
     np.testing.assert_allclose(fit.adc, coef[1], rtol=1e-9)
     np.testing.assert_allclose(np.log(fit.s0), coef[0], rtol=1e-9)
+
+
+def test_masked_fit_over_many_blocks_equals_per_voxel_lstsq() -> None:
+    """Voxels with every point valid take the pseudo-inverse path, the others the normal
+    equations; both must equal an independent per-voxel least-squares fit."""
+    rng = np.random.default_rng(11)
+    b = np.array([50.0, 400.0, 800.0, 1000.0])
+    n = 3 * BLOCK + 17
+    signal = rng.uniform(20, 1000, size=(4, n)) * np.exp(-np.outer(b, rng.uniform(0.5e-3, 3e-3, n)))
+    valid = rng.random((4, n)) > 0.1
+    fit = fit_log_linear(signal, b, valid=valid)
+    check = rng.choice(n, 400, replace=False)
+    for i in check:
+        use = valid[:, i]
+        if use.sum() < 2:
+            assert np.isnan(fit.adc[i])
+            continue
+        design = np.stack([np.ones(use.sum()), -b[use]], axis=1)
+        coef, *_ = np.linalg.lstsq(design, np.log(signal[use, i]), rcond=None)
+        resid = np.log(signal[use, i]) - design @ coef
+        assert abs(fit.adc[i] - coef[1]) <= 1e-9 * abs(coef[1])
+        assert abs(np.log(fit.s0[i]) - coef[0]) <= 1e-9 * abs(coef[0])
+        assert abs(fit.rms_residual[i] - np.sqrt((resid**2).mean())) <= 1e-9
+        assert fit.n_points[i] == use.sum()
 
 
 def test_fewer_than_two_valid_points_gives_nan_not_zero() -> None:
