@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline.config import load_config
-from pipeline.diffusion import compute_maps
+from pipeline.diffusion import compare_vendor_adc, compute_maps
 from pipeline.ingest import load_study
 from pipeline.study import SeriesRole
 from pipeline.volume import stack_channels
@@ -70,3 +70,31 @@ def test_siemens_b0_plus_trace_agrees_with_scanner_adc(shared_data: Path) -> Non
     assert signal.sum() > 50_000
     assert float(np.median(relative)) <= 0.02, float(np.median(relative))
     assert correlation > 0.9, correlation
+
+
+def test_siemens_vendor_comparison_reports_units_and_bias(shared_data: Path) -> None:
+    """compare_vendor_adc on b0 (17001) + trace (13001) against 12001: units detected as
+    1e-6 mm^2/s and the same agreement as the direct comparison above."""
+    config = load_config()
+    folder = shared_data / "dwi_qa" / "siemens_xa30_derived"
+    study = load_study(folder, rules=config.series_rules, roles=(SeriesRole.DWI, SeriesRole.ADC))
+    by_number = {s.series_number: s.require_volume() for s in study.series}
+    dwi = stack_channels(
+        [by_number[17001].channel(0), by_number[13001].channel(0)], b_values=(0.0, 2500.0)
+    )
+    settings = config.diffusion.model_copy(
+        update={
+            "min_b_value": 0.0,
+            "quantisation_offset": 0.5,
+            "rician_correction": False,
+            "noise_floor_factor": 0.0,
+        }
+    )
+    maps = compute_maps(dwi, config=settings)
+    result = compare_vendor_adc(maps.adc, by_number[12001], {"signal": maps.mask})
+    stats = result["regions"]["signal"]
+    assert result["vendor_units"] == "1e-6 mm2/s"
+    assert stats["n_voxels"] > 50_000
+    assert stats["median_abs_relative_difference"] <= 0.02, stats
+    assert abs(stats["relative_bias"]) <= 0.02, stats
+    assert stats["correlation"] > 0.9, stats

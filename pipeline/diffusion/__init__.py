@@ -12,15 +12,19 @@ from pipeline.diffusion._maps import (
     estimate_noise_sigma,
     select_b_values,
 )
+from pipeline.diffusion._vendor import compare_vendor_adc, detect_adc_units, wall_ring
 
 __all__ = [
     "ADC_UNITS",
     "DiffusionMaps",
     "DiffusionQc",
     "VoxelFit",
+    "compare_vendor_adc",
     "compute_maps",
+    "detect_adc_units",
     "estimate_noise_sigma",
     "fit_log_linear",
     "fit_log_linear_torch",
     "select_b_values",
+    "wall_ring",
 ]

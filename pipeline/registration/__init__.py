@@ -6,7 +6,11 @@ Transforms follow ITK: they map points of the fixed (reference) grid to the movi
 from __future__ import annotations
 
 from pipeline.registration._deformable import displacement_stats, register_deformable
-from pipeline.registration._resample import resample_mask_smooth, resample_to
+from pipeline.registration._resample import (
+    resample_mask_smooth,
+    resample_to,
+    resample_to_moving,
+)
 from pipeline.registration._result import Registration, RegistrationQc
 from pipeline.registration._rigid import register_linear, rigid_motion
 
@@ -18,5 +22,6 @@ __all__ = [
     "register_linear",
     "resample_mask_smooth",
     "resample_to",
+    "resample_to_moving",
     "rigid_motion",
 ]

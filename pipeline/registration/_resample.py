@@ -63,3 +63,37 @@ def resample_mask_smooth(
     indicator = mask.with_array((mask.array > 0).astype(np.float32), kind=VolumeKind.INTENSITY)
     moved = resample_to(indicator, reference, transform)
     return moved.with_array((moved.array >= 0.5).astype(np.uint8), kind=VolumeKind.LABEL)
+
+
+def resample_to_moving(
+    volume: Volume,
+    moving: Volume,
+    transform: sitk.Transform,
+    *,
+    smooth_mask: bool = True,
+) -> Volume:
+    """Carry a volume from the fixed grid onto the *moving* grid (e.g. T2W -> DWI grid).
+
+    ``transform`` is a registration result (fixed points -> moving points), as used by
+    :func:`resample_to`; its inverse is applied here, so it must be invertible (rigid or
+    affine). Masks go by linear interpolation of the indicator and a 0.5 threshold when
+    ``smooth_mask``, else by nearest neighbour; intensities linearly; 4-D channel by channel.
+
+    Raises
+    ------
+    RegistrationError
+        When the transform has no inverse (B-spline / composite with a deformable part).
+    """
+    from pipeline.errors import RegistrationError
+
+    try:
+        inverse = transform.GetInverse()
+    except RuntimeError as exc:
+        raise RegistrationError(
+            f"transform {transform.GetName()} has no inverse: cannot carry maps onto the "
+            "moving grid",
+            fix="use a rigid or affine registration for outputs on the DWI grid",
+        ) from exc
+    if volume.kind is VolumeKind.LABEL and smooth_mask:
+        return resample_mask_smooth(volume, moving, inverse)
+    return resample_to(volume, moving, inverse)
