@@ -291,6 +291,142 @@ def run(
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
+train_app = typer.Typer(
+    help="Train the scorers on phantom cohorts (generated on the fly) or on your labelled data.",
+    no_args_is_help=True,
+)
+app.add_typer(train_app, name="train")
+
+OutDirArg = Annotated[
+    Path,
+    typer.Argument(
+        help="Folder that receives the model files, training metrics and (for phantoms) the "
+        "case cache."
+    ),
+]
+CacheOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache",
+        help="Reuse cached training cases from this folder (filled with a phantom cohort when "
+        "empty).",
+    ),
+]
+LabelledOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--labelled",
+        help="Your labelled data: labels.csv (case_id,residual_tumour[,case_type]) and one "
+        "folder per case with t2w, adc, high_b, bed and tumour .nii.gz on the restaging T2W "
+        "grid. Without it, phantoms are generated.",
+    ),
+]
+CasesOpt = Annotated[
+    int, typer.Option(min=4, help="Phantom cases to generate when no data is given.")
+]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the phantom cohort, split and augmentation.")]
+WorkersOpt = Annotated[
+    int, typer.Option(min=1, help="Processes that generate and analyse phantom cases.")
+]
+
+
+@train_app.command("radiomics")
+def train_radiomics_command(
+    out_dir: OutDirArg,
+    cache: CacheOpt = None,
+    labelled: LabelledOpt = None,
+    cases: CasesOpt = 216,
+    seed: SeedOpt = 1001,
+    workers: WorkersOpt = 2,
+    regularisation: Annotated[
+        float, typer.Option(min=1e-6, help="Inverse L2 strength of the logistic regression.")
+    ] = 0.1,
+    verbose: Verbose = 0,
+) -> None:
+    """Train the radiomics classifier (pyradiomics features -> P(residual tumour))."""
+    from rich.progress import Progress
+
+    from pipeline.training import train_radiomics
+
+    _configure_logging(verbose)
+    _tame_radiomics(verbose)
+    try:
+        with Progress() as progress:
+            task = progress.add_task("preparing cases", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            written = train_radiomics(
+                out_dir,
+                cache=cache,
+                labelled=labelled,
+                cases=cases,
+                seed=seed,
+                workers=workers,
+                regularisation=regularisation,
+                progress=advance,
+            )
+    except PipelineError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"model written to {written}")
+
+
+@train_app.command("model")
+def train_model_command(
+    out_dir: OutDirArg,
+    cache: CacheOpt = None,
+    labelled: LabelledOpt = None,
+    cases: CasesOpt = 216,
+    seed: SeedOpt = 1001,
+    workers: WorkersOpt = 2,
+    device: Annotated[DeviceChoice, typer.Option(help="Training device.")] = DeviceChoice.AUTO,
+    epochs: Annotated[int, typer.Option(min=1, help="Most epochs.")] = 30,
+    patience: Annotated[
+        int, typer.Option(min=1, help="Epochs without a lower validation loss before stopping.")
+    ] = 6,
+    batch_size: Annotated[int, typer.Option(min=1, help="Batch size.")] = 8,
+    learning_rate: Annotated[float, typer.Option(min=1e-7, help="Adam learning rate.")] = 2e-3,
+    val_fraction: Annotated[
+        float, typer.Option(min=0.05, max=0.5, help="Fraction of cases held out for validation.")
+    ] = 0.2,
+    verbose: Verbose = 0,
+) -> None:
+    """Train the MONAI network (T2W, high-b, ADC -> voxel map of residual tumour)."""
+    from rich.progress import Progress
+
+    from pipeline.device import resolve_device
+    from pipeline.training import train_network
+
+    _configure_logging(verbose)
+    _tame_radiomics(verbose)
+    try:
+        with Progress() as progress:
+            task = progress.add_task("training", total=epochs)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            written = train_network(
+                out_dir,
+                cache=cache,
+                labelled=labelled,
+                cases=cases,
+                seed=seed,
+                workers=workers,
+                device=resolve_device(device),
+                max_epochs=epochs,
+                patience=patience,
+                batch_size=batch_size,
+                learning_rate=learning_rate,
+                val_fraction=val_fraction,
+                progress=advance,
+            )
+    except PipelineError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"model written to {written}")
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Output folder for the demo runs.")] = Path(

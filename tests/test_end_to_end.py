@@ -115,7 +115,7 @@ def test_help_and_version() -> None:
     runner = CliRunner()
     assert "Research use only" in runner.invoke(app, ["--help"]).output
     assert runner.invoke(app, ["--version"]).output.startswith("ccr-pipeline ")
-    for command in ("run", "demo", "phantom"):
+    for command in ("run", "demo", "phantom", "inspect", "convert", "train"):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
 
