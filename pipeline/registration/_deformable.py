@@ -50,6 +50,24 @@ def displacement_stats(
     )
 
 
+def _full_metric(
+    fixed: sitk.Image,
+    moving: sitk.Image,
+    transform: sitk.Transform,
+    mask: sitk.Image | None,
+    config: DeformableConfig,
+) -> float:
+    """Mattes MI over every voxel of the metric region (the same for before and after)."""
+    check = sitk.ImageRegistrationMethod()
+    check.SetMetricAsMattesMutualInformation(numberOfHistogramBins=config.histogram_bins)
+    check.SetMetricSamplingStrategy(check.NONE)
+    check.SetInterpolator(sitk.sitkLinear)
+    if mask is not None:
+        check.SetMetricFixedMask(mask)
+    check.SetInitialTransform(transform, inPlace=False)
+    return float(check.MetricEvaluate(fixed, moving))
+
+
 def register_deformable(
     fixed: Volume,
     moving: Volume,
@@ -109,17 +127,13 @@ def register_deformable(
     method.SetMovingInitialTransform(initial.transform)
     method.SetInitialTransform(bspline, inPlace=True)
     try:
-        before = method.MetricEvaluate(fixed_image, moving_image)
+        before = _full_metric(fixed_image, moving_image, initial.transform, mask_image, config)
         with itk_threads(threads):
             method.Execute(fixed_image, moving_image)
     except RuntimeError as exc:
         raise RegistrationError(f"B-spline registration failed: {exc}") from exc
     composite = sitk.CompositeTransform([initial.transform, bspline])
-    check = sitk.ImageRegistrationMethod()
-    check.SetMetricAsMattesMutualInformation(numberOfHistogramBins=config.histogram_bins)
-    check.SetMetricSamplingStrategy(check.NONE)
-    check.SetInitialTransform(composite, inPlace=False)
-    after = check.MetricEvaluate(fixed_image, moving_image)
+    after = _full_metric(fixed_image, moving_image, composite, mask_image, config)
 
     folding, max_disp, mean_disp = displacement_stats(bspline, fixed_image, mask_image)
     problems = list(initial.qc.problems)
