@@ -2,11 +2,12 @@
 """Benchmark and known-answer check of registration on phantom cases (CPU).
 
     python scripts/bench_registration.py [--cases 5] [--draws 20] [--baseline-cases 10]
-                                         [--threads 2] [--json out.json]
+                                         [--threads 2] [--size small|full] [--json out.json]
 
 DWI -> T2W: ``--draws`` known rigid motions (rotation <= 5 deg, shift <= 10 mm) spread over
-``--cases`` small phantom cases; each draw re-positions the restaging DWI by relabelling its
-geometry (exact truth) and registers its low-b image onto the T2W with the shipped settings.
+``--cases`` phantom cases (``--size small``: PhantomOptions(small=True)); each draw
+re-positions the restaging DWI by relabelling its geometry (exact truth) and registers its
+low-b image onto the T2W with the shipped settings.
 Target registration error (TRE) over tumour-bed voxels is reported twice: with the phantom's
 EPI distortion as generated (against the rigid truth) and with the distortion removed by its
 known field. Baseline -> restaging: Dice of the propagated baseline tumour against the truth,
@@ -36,7 +37,7 @@ from pipeline.registration._known_answer import (
 )
 
 
-def make_cases(root: Path, n: int, seed: int) -> list[Path]:
+def make_cases(root: Path, n: int, seed: int, *, small: bool = True) -> list[Path]:
     types = list(CaseType)
     out = []
     for i in range(n):
@@ -45,7 +46,7 @@ def make_cases(root: Path, n: int, seed: int) -> list[Path]:
             case_id=f"reg-{i:03d}",
             case_type=types[i % len(types)],
             seed=seed + i,
-            options=PhantomOptions(small=True),
+            options=PhantomOptions(small=small),
         )
         out.append(truth.parent)
     return out
@@ -65,17 +66,20 @@ def main() -> None:
     parser.add_argument("--baseline-cases", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument(
+        "--size", choices=("small", "full"), default="small", help="phantom field of view"
+    )
     parser.add_argument("--json", type=str, default=None)
     args = parser.parse_args()
     config = load_config()
     reg = config.registration
-    results: dict[str, Any] = {"threads": args.threads}
+    results: dict[str, Any] = {"threads": args.threads, "size": args.size}
     with tempfile.TemporaryDirectory() as tmp:
         n_cases = max(args.cases, args.baseline_cases)
         start = time.perf_counter()
-        cases = make_cases(Path(tmp), n_cases, args.seed)
+        cases = make_cases(Path(tmp), n_cases, args.seed, small=args.size == "small")
         pairs = [load_phantom_pair(c, config.series_rules) for c in cases]
-        print(f"{n_cases} small phantom cases in {time.perf_counter() - start:.1f} s")
+        print(f"{n_cases} {args.size} phantom cases in {time.perf_counter() - start:.1f} s")
         rng = np.random.default_rng(args.seed)
         draws = []
         for i in range(args.draws):
