@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import SimpleITK as sitk
 
 from pipeline.config import PipelineConfig
-from pipeline.diffusion import compute_maps
+from pipeline.diffusion import compare_vendor_adc, compute_maps, wall_ring
 from pipeline.errors import InputError, PipelineError, RegistrationError
 from pipeline.findings import ImagingFindings, QualityFlag, QualityProblem, RoiStatus
 from pipeline.ingest import load_study
@@ -51,6 +52,7 @@ class _Trace:
     warnings: list[str] = field(default_factory=list)
     quality: list[QualityFlag] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
+    dwi_transform: sitk.Transform | None = None
 
     def record_registration(
         self, name: str, registration: Registration, problem: QualityProblem, convention: str
@@ -138,6 +140,7 @@ def _dwi_on_t2w(
         QualityProblem.DWI_REGISTRATION_DOUBTFUL,
         "maps restaging T2W (fixed) points to DWI (moving) points",
     )
+    trace.dwi_transform = registration.transform
     with trace.stage("resample_maps"):
         adc = resample_to(maps.adc, t2w, registration.transform)
         high_b = resample_to(maps.high_b, t2w, registration.transform)
@@ -295,6 +298,9 @@ def analyse_imaging(
         )
 
     adc, high_b = dwi_maps
+    vendor_adc = study.first(SeriesRole.ADC)
+    if vendor_adc is not None and vendor_adc.volume is not None:
+        _compare_with_vendor(adc, vendor_adc.volume, bed, trace)
     with trace.stage("score"):
         assessment = assess_bed(t2w, adc, high_b, bed, config=config.scoring)
     features: dict[str, float] | None = None
@@ -401,6 +407,20 @@ def _volume_ml(mask: Volume | None) -> float | None:
     if mask is None:
         return None
     return float((mask.array > 0).sum() * mask.voxel_volume_mm3 / 1000.0)
+
+
+def _compare_with_vendor(adc: Volume, vendor: Volume, bed: Volume, trace: _Trace) -> None:
+    """Our ADC against the scanner's ADC series in the tumour bed and the wall around it;
+    recorded in the provenance (``vendor_adc``), never used for the decision."""
+    try:
+        trace.provenance["vendor_adc"] = compare_vendor_adc(
+            adc,
+            vendor,
+            {"tumour_bed": bed, "wall_ring": wall_ring(bed)},
+            transform=trace.dwi_transform,
+        )
+    except PipelineError as exc:
+        trace.warnings.append(f"vendor ADC comparison skipped: {exc}")
 
 
 def _finish(trace: _Trace, findings: ImagingFindings, maps: ImagingMaps | None) -> ImagingResult:
