@@ -46,7 +46,12 @@ class RefineConfig(FrozenModel):
 
     enabled: bool = False
     interpolator: Interpolator = Interpolator.BSPLINE
-    sampling_percentage: float = Field(default=0.1, gt=0, le=1)
+    samples: int = Field(
+        default=20000,
+        ge=1000,
+        description="fixed random sample of the fixed image (a count, so that the cost does "
+        "not grow with the field of view)",
+    )
     iterations: int = Field(default=10, ge=1, le=100)
     step_mm: float = Field(default=0.5, gt=0, description="initial Powell step (mm or ~mm)")
     tolerance_mm: float = Field(default=0.01, gt=0)

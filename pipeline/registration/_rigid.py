@@ -145,7 +145,8 @@ def refine_powell(
     method = sitk.ImageRegistrationMethod()
     method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=bins)
     method.SetMetricSamplingStrategy(method.RANDOM)
-    method.SetMetricSamplingPercentage(config.sampling_percentage, seed)
+    n_voxels = int(np.prod(fixed.GetSize()))
+    method.SetMetricSamplingPercentage(min(1.0, config.samples / max(n_voxels, 1)), seed)
     method.SetInterpolator(_INTERPOLATORS[config.interpolator])
     method.SetOptimizerAsPowell(
         numberOfIterations=config.iterations,
