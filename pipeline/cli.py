@@ -258,6 +258,10 @@ def run(
             "pseudonymised (the study key replaces name and ID).",
         ),
     ] = False,
+    dwi_grid: Annotated[
+        bool,
+        typer.Option("--dwi-grid", help="Also write ADC and high-b on the native DWI grid."),
+    ] = False,
     verbose: Verbose = 0,
 ) -> None:
     """Assess one restaging study and write OUT/decision.json, report.html and maps.
@@ -283,6 +287,8 @@ def run(
             config=load_config(config),
             baseline_dir=baseline,
             device=resolve_device(device),
+            keep_identifiers=keep_identifiers,
+            dwi_grid=dwi_grid,
         )
     except PipelineError as exc:
         raise _fail(exc) from exc

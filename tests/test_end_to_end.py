@@ -152,3 +152,25 @@ def test_outputs_carry_the_research_statement_and_no_temporary_files(
     for dicom in ("seg.dcm", "sr.dcm", "adc_pmap.dcm"):
         assert b"Research use only" in (out / dicom).read_bytes()
         pydicom.dcmread(out / dicom)
+
+
+@pytest.mark.slow
+def test_keep_identifiers_and_dwi_grid_on_request(cohort: list[Path], tmp_path: Path) -> None:
+    import pydicom
+    import SimpleITK as sitk
+
+    case = cohort[2]
+    first = next(p for p in (case / "restaging").rglob("*") if p.is_file())
+    source = pydicom.dcmread(first, stop_before_pixels=True)
+    out = tmp_path / "kept"
+    code, _ = _run(case, out, "--keep-identifiers", "--dwi-grid")
+    assert code == 0
+    seg = pydicom.dcmread(out / "seg.dcm", stop_before_pixels=True)
+    assert str(seg.PatientID) == str(source.PatientID)
+    native = sitk.ReadImage(str(out / "adc_dwi_grid.nii.gz"))
+    truth = json.loads((case / "truth.json").read_text())
+    assert list(native.GetSize()) == truth["geometry"]["restaging_dwi"]["size"]
+    default = tmp_path / "default"
+    _run(case, default)
+    assert not (default / "adc_dwi_grid.nii.gz").exists()
+    assert str(pydicom.dcmread(default / "seg.dcm").PatientID) != str(source.PatientID)

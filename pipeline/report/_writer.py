@@ -35,6 +35,13 @@ MAP_FILES = {
 }
 
 
+#: Written only when asked for (``ccr run --dwi-grid``): the maps on the native DWI grid.
+DWI_GRID_FILES = {
+    "adc_dwi_grid": "adc_dwi_grid.nii.gz",
+    "high_b_dwi_grid": "highb_dwi_grid.nii.gz",
+}
+
+
 def _figures(maps: ImagingMaps, study_key: str) -> list[tuple[str, bytes]]:
     figures: list[tuple[str, bytes]] = []
     panels = [Panel("T2W", maps.t2w)]
@@ -77,6 +84,7 @@ def write_outputs(
     source_t2w: Sequence[Dataset] | None = None,
     measurements: dict[str, float | None] | None = None,
     keep_identifiers: bool = False,
+    dwi_grid: bool = False,
 ) -> dict[str, Path]:
     """Write all outputs of one study into ``out_dir``; returns name -> path.
 
@@ -87,7 +95,8 @@ def write_outputs(
     written: dict[str, Path] = {}
     figures: list[tuple[str, bytes]] = []
     if maps is not None:
-        for name, filename in MAP_FILES.items():
+        files = {**MAP_FILES, **(DWI_GRID_FILES if dwi_grid else {})}
+        for name, filename in files.items():
             volume = getattr(maps, name)
             if volume is not None:
                 written[name] = write_nifti(volume, out_dir / filename)

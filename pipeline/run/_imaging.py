@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ class _Trace:
     quality: list[QualityFlag] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
     dwi_transform: sitk.Transform | None = None
+    dwi_native: tuple[Volume, Volume] | None = None
 
     def record_registration(
         self, name: str, registration: Registration, problem: QualityProblem, convention: str
@@ -110,6 +111,7 @@ def _dwi_on_t2w(
             dwi, config=config.diffusion, device="cuda" if device == "cuda" else None
         )
     trace.provenance["diffusion"] = maps.qc.as_dict()
+    trace.dwi_native = (maps.adc, maps.high_b)
     if maps.qc.fitted_fraction < 0.5:
         trace.quality.append(
             QualityFlag(
@@ -424,6 +426,8 @@ def _compare_with_vendor(adc: Volume, vendor: Volume, bed: Volume, trace: _Trace
 
 
 def _finish(trace: _Trace, findings: ImagingFindings, maps: ImagingMaps | None) -> ImagingResult:
+    if maps is not None and trace.dwi_native is not None:
+        maps = replace(maps, adc_dwi_grid=trace.dwi_native[0], high_b_dwi_grid=trace.dwi_native[1])
     for flag in findings.quality:
         log.warning("quality: %s: %s", flag.problem.value, flag.detail)
     return ImagingResult(

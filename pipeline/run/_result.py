@@ -11,7 +11,8 @@ from pipeline.volume import Volume
 
 @dataclass(frozen=True)
 class ImagingMaps:
-    """Maps on the restaging T2W grid (ADC in 1e-3 mm^2/s)."""
+    """Maps on the restaging T2W grid (ADC in 1e-3 mm^2/s); ``*_dwi_grid`` on the native DWI
+    grid, written only on request."""
 
     t2w: Volume
     adc: Volume | None = None
@@ -20,6 +21,8 @@ class ImagingMaps:
     residual: Volume | None = None
     residual_probability: Volume | None = None
     baseline_t2w: Volume | None = None
+    adc_dwi_grid: Volume | None = None
+    high_b_dwi_grid: Volume | None = None
     baseline_tumour: Volume | None = None
 
 

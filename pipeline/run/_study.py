@@ -54,9 +54,11 @@ def run_study(
     baseline_dir: Path | None = None,
     device: str = "cpu",
     keep_identifiers: bool = False,
+    dwi_grid: bool = False,
 ) -> StudyRun:
     """Assess one restaging study and write ``out_dir/decision.json`` and the other outputs.
 
+    ``dwi_grid`` also writes ADC and high-b on the native DWI grid.
     DICOM outputs (SEG, SR, ADC Parametric Map) carry a pseudonym unless ``keep_identifiers``.
     Unreadable imaging input does not stop the run: the decision is then indeterminate and
     names the problem. A malformed clinical file raises :class:`ClinicalInputError`.
@@ -103,6 +105,7 @@ def run_study(
         source_t2w=_source_t2w(study, imaging),
         measurements=measurements_from_findings(findings),
         keep_identifiers=keep_identifiers,
+        dwi_grid=dwi_grid,
     )
     log.info("study %s: %s (%.1f s)", study_key, payload["decision"], timings["total"])
     return StudyRun(study_key=study_key, out_dir=out_dir, decision=payload, error=error)
