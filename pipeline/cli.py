@@ -8,6 +8,8 @@ Research use only, not a medical device.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -84,6 +86,20 @@ def _require(path: Path | None, *, folder: bool, what: str) -> None:
         raise InputError(f"{what}: {path} is not a file")
 
 
+@contextmanager
+def _progress(description: str, total: int | None) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar; yields the ``progress(done, total)`` callback library calls take."""
+    from rich.progress import Progress
+
+    with Progress() as bar:
+        task = bar.add_task(description, total=total)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
+
+
 def _version_callback(value: bool) -> None:
     if value:
         typer.echo(f"ccr-pipeline {__version__}")
@@ -133,17 +149,11 @@ def phantom(
     residual, fibrosis with oedema, T2 shine-through, suspicious node, and missing or
     contradictory clinical inputs. Patient names and IDs are made up.
     """
-    from rich.progress import Progress
 
     from pipeline.phantom import PhantomOptions, generate_cohort
 
     _configure_logging(verbose)
-    with Progress() as progress:
-        task = progress.add_task("generating phantoms", total=cases)
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
+    with _progress("generating phantoms", cases) as advance:
         written = generate_cohort(
             out, cases=cases, seed=seed, options=PhantomOptions(small=small), progress=advance
         )
@@ -350,19 +360,12 @@ def train_radiomics_command(
     verbose: Verbose = 0,
 ) -> None:
     """Train the radiomics classifier (pyradiomics features -> P(residual tumour))."""
-    from rich.progress import Progress
-
     from pipeline.training import train_radiomics
 
     _configure_logging(verbose)
     _tame_radiomics(verbose)
     try:
-        with Progress() as progress:
-            task = progress.add_task("preparing cases", total=None)
-
-            def advance(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
-
+        with _progress("preparing cases", None) as advance:
             written = train_radiomics(
                 out_dir,
                 cache=cache,
@@ -399,20 +402,13 @@ def train_model_command(
     verbose: Verbose = 0,
 ) -> None:
     """Train the MONAI network (T2W, high-b, ADC -> voxel map of residual tumour)."""
-    from rich.progress import Progress
-
     from pipeline.device import resolve_device
     from pipeline.training import train_network
 
     _configure_logging(verbose)
     _tame_radiomics(verbose)
     try:
-        with Progress() as progress:
-            task = progress.add_task("training", total=epochs)
-
-            def advance(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
-
+        with _progress("training", epochs) as advance:
             written = train_network(
                 out_dir,
                 cache=cache,

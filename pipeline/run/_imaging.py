@@ -287,16 +287,7 @@ def analyse_imaging(
         )
         adc, high_b = dwi_maps if dwi_maps is not None else (None, None)
         return study, _finish(
-            trace,
-            findings,
-            ImagingMaps(
-                t2w=t2w,
-                adc=adc,
-                high_b=high_b,
-                tumour_bed=bed,
-                baseline_t2w=maps.baseline_t2w,
-                baseline_tumour=maps.baseline_tumour,
-            ),
+            trace, findings, replace(maps, adc=adc, high_b=high_b, tumour_bed=bed)
         )
 
     adc, high_b = dwi_maps
@@ -359,15 +350,13 @@ def analyse_imaging(
     return study, _finish(
         trace,
         findings,
-        ImagingMaps(
-            t2w=t2w,
+        replace(
+            maps,
             adc=adc,
             high_b=high_b,
             tumour_bed=bed,
             residual=assessment.residual_map,
             residual_probability=assessment.residual_probability,
-            baseline_t2w=maps.baseline_t2w,
-            baseline_tumour=maps.baseline_tumour,
         ),
     )
 
