@@ -11,20 +11,40 @@ from typing import Any
 import numpy as np
 import yaml
 
+from pipeline.clinical._choices import (
+    Biopsy,
+    DreFinding,
+    EndoscopyFinding,
+    NeoadjuvantRegimen,
+    NodeAssessment,
+)
 from pipeline.phantom._identity import StudyDates
 from pipeline.phantom._options import CaseType
 
 CLINICAL_SCHEMA_VERSION = "1.0"
 
-_REGIMENS = (
-    "lccrt",
-    "lccrt_consolidation_chemo",
-    "lccrt_induction_chemo",
-    "scrt_tnt",
-    "scrt",
-    "chemo_only",
-    "immunotherapy",
+_R = NeoadjuvantRegimen
+_REGIMENS = tuple(
+    r.value
+    for r in (
+        _R.LCCRT,
+        _R.LCCRT_CONSOLIDATION_CHEMO,
+        _R.LCCRT_INDUCTION_CHEMO,
+        _R.SCRT_TNT,
+        _R.SCRT,
+        _R.CHEMO_ONLY,
+        _R.IMMUNOTHERAPY,
+    )
 )
+# The form's vocabulary comes from the clinical schema's enums, so a phantom never writes a
+# value the schema would refuse.
+_SCAR = EndoscopyFinding.FLAT_WHITE_SCAR.value
+_TELANGIECTASIA = EndoscopyFinding.TELANGIECTASIA.value
+_NO_MASS = DreFinding.NO_PALPABLE_TUMOUR.value
+_MASS = DreFinding.PALPABLE_MASS.value
+_NO_NODES = NodeAssessment.NO_SUSPICIOUS_NODES.value
+_PARTIAL_NODES = NodeAssessment.PARTIAL_REGRESSION.value
+_NO_BIOPSY = Biopsy.NONE.value
 _REGIMEN_WEIGHTS = (0.2, 0.3, 0.15, 0.2, 0.05, 0.05, 0.05)
 
 _CCR_LIKE = (
@@ -39,7 +59,7 @@ _CCR_LIKE = (
 
 
 def _scar(rng: np.random.Generator) -> list[str]:
-    return ["flat_white_scar", "telangiectasia"] if rng.random() < 0.5 else ["flat_white_scar"]
+    return [_SCAR, _TELANGIECTASIA] if rng.random() < 0.5 else [_SCAR]
 
 
 def draw_clinical(
@@ -48,24 +68,26 @@ def draw_clinical(
     """Draw the clinical form of one case; keys in the order of the documented format."""
     dre: str | list[str]
     findings: list[str]
-    biopsy = "none"
-    nodes = "no_suspicious_nodes"
+    biopsy = _NO_BIOPSY
+    nodes = _NO_NODES
     if case_type in _CCR_LIKE:
-        dre, findings = "no_palpable_tumour", _scar(rng)
-        biopsy = str(rng.choice(["none", "none", "negative"]))
+        dre, findings = _NO_MASS, _scar(rng)
+        biopsy = str(rng.choice([_NO_BIOPSY, _NO_BIOPSY, Biopsy.NEGATIVE.value]))
     elif case_type is CaseType.NEAR_COMPLETE:
-        dre = "smooth_induration"
-        findings = ["flat_white_scar", str(rng.choice(["superficial_ulcer", "mild_erythema"]))]
-        nodes = str(rng.choice(["no_suspicious_nodes", "partial_regression"]))
+        dre = DreFinding.SMOOTH_INDURATION.value
+        mild = [EndoscopyFinding.SUPERFICIAL_ULCER.value, EndoscopyFinding.MILD_ERYTHEMA.value]
+        findings = [_SCAR, str(rng.choice(mild))]
+        nodes = str(rng.choice([_NO_NODES, _PARTIAL_NODES]))
     else:  # residual tumour
-        dre = "palpable_mass"
-        findings = ["visible_tumour"] + (["irregular_mucosa"] if rng.random() < 0.5 else [])
-        biopsy = str(rng.choice(["none", "positive"]))
-        nodes = str(rng.choice(["no_suspicious_nodes", "partial_regression"]))
+        dre = _MASS
+        irregular = [EndoscopyFinding.IRREGULAR_MUCOSA.value] if rng.random() < 0.5 else []
+        findings = [EndoscopyFinding.VISIBLE_TUMOUR.value, *irregular]
+        biopsy = str(rng.choice([_NO_BIOPSY, Biopsy.POSITIVE.value]))
+        nodes = str(rng.choice([_NO_NODES, _PARTIAL_NODES]))
     if case_type is CaseType.SUSPICIOUS_NODE:
-        nodes = "suspicious_not_regressed"
+        nodes = NodeAssessment.SUSPICIOUS_NOT_REGRESSED.value
     if case_type is CaseType.CONTRADICTORY_INPUTS:
-        dre = ["no_palpable_tumour", "palpable_mass"]
+        dre = [_NO_MASS, _MASS]
         if rng.random() < 0.5:
             dre.reverse()
 

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from enum import Enum
 
+from pipeline.decision._model import Outcome
 from pipeline.errors import InputError
 
 #: Version of the on-disk layout and of ``truth.json``; bump on any incompatible change.
@@ -54,13 +55,9 @@ class Vendor(str, Enum):
     PHILIPS = "philips"
 
 
-class ExpectedDecision(str, Enum):
-    """The decision the pipeline should reach on a case (values as in ``decision.json``)."""
-
-    CCR = "cCR"
-    NEAR_CCR = "near_cCR"
-    INCOMPLETE = "incomplete"
-    INDETERMINATE = "indeterminate"
+#: The decision the pipeline should reach on a case: the decision layer's own outcome enum
+#: (values as in ``decision.json``), so the phantom's truth cannot drift from it.
+ExpectedDecision = Outcome
 
 
 #: The one registry of expected decisions per case type.
