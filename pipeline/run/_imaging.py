@@ -32,6 +32,7 @@ from pipeline.scoring import (
     SCORER_NAME,
     BedAssessment,
     LearnedAssessment,
+    LearnedScorers,
     assess_bed,
     assess_learned,
     load_learned,
@@ -198,12 +199,20 @@ def _propagate_baseline(
 
 
 def _baseline_on_restaging(
-    t2w: Volume, baseline_dir: Path, config: PipelineConfig, trace: _Trace, *, needed: bool
+    t2w: Volume,
+    baseline_dir: Path,
+    config: PipelineConfig,
+    trace: _Trace,
+    *,
+    needed: bool,
+    baseline_uid: str | None = None,
 ) -> tuple[Volume, Volume] | None:
     """Baseline T2W and tumour on the restaging grid; failures are quality flags only when the
     tumour bed depends on them (``needed``), warnings otherwise."""
     with trace.stage("ingest_baseline"):
-        baseline = load_study(baseline_dir, rules=config.series_rules, roles=(SeriesRole.T2W,))
+        baseline = load_study(
+            baseline_dir, rules=config.series_rules, roles=(SeriesRole.T2W,), study_uid=baseline_uid
+        )
     trace.provenance["baseline"] = {"study_key": baseline.key, "series": _series_summary(baseline)}
     before = len(trace.quality)
     try:
@@ -219,18 +228,28 @@ def _baseline_on_restaging(
 
 
 def analyse_imaging(
-    study_dir: Path, *, baseline_dir: Path | None, config: PipelineConfig, device: str = "cpu"
+    study_dir: Path,
+    *,
+    baseline_dir: Path | None,
+    config: PipelineConfig,
+    device: str = "cpu",
+    study_uid: str | None = None,
+    baseline_uid: str | None = None,
+    scorers: LearnedScorers | None = None,
 ) -> tuple[Study, ImagingResult]:
     """Run every imaging stage on one restaging study (and its baseline, when given).
 
     ``device`` is ``"cpu"`` (numpy) or ``"cuda"`` (PyTorch on the GPU, where it helps).
+    ``study_uid`` / ``baseline_uid`` choose the study where a folder holds several (see
+    :func:`~pipeline.ingest.load_study`). ``scorers`` are learned models already loaded (a
+    batch worker loads them once); ``None`` loads them from ``config.scoring.learned``.
 
     Problems that make a stage impossible become quality flags on the findings (the decision
     then refuses cCR); unreadable input raises :class:`InputError`.
     """
     trace = _Trace()
     with trace.stage("ingest"):
-        study = load_study(study_dir, rules=config.series_rules)
+        study = load_study(study_dir, rules=config.series_rules, study_uid=study_uid)
     trace.provenance["restaging"] = {"study_key": study.key, "series": _series_summary(study)}
     trace.warnings.extend(study.warnings)
     t2_series = study.first(SeriesRole.T2W)
@@ -255,7 +274,9 @@ def analyse_imaging(
     if baseline_dir is not None:
         # Registered whenever a baseline is given: it carries the tumour onto the restaging
         # scan when no restaging mask exists, and the report shows both side by side.
-        propagated = _baseline_on_restaging(t2w, baseline_dir, config, trace, needed=given is None)
+        propagated = _baseline_on_restaging(
+            t2w, baseline_dir, config, trace, needed=given is None, baseline_uid=baseline_uid
+        )
         if propagated is not None:
             maps = ImagingMaps(t2w=t2w, baseline_t2w=propagated[0], baseline_tumour=propagated[1])
     bed_status = RoiStatus.MISSING
@@ -310,7 +331,8 @@ def analyse_imaging(
     learned = None
     if config.scoring.learned.enabled:
         with trace.stage("score_learned"):
-            scorers = load_learned(config.scoring.learned)
+            if scorers is None:
+                scorers = load_learned(config.scoring.learned)
             learned = assess_learned(
                 t2w,
                 adc,

@@ -20,6 +20,7 @@ from pipeline.report.dicom import measurements_from_findings, read_source_datase
 from pipeline.run._imaging import analyse_imaging
 from pipeline.run._provenance import build_provenance
 from pipeline.run._result import ImagingResult
+from pipeline.scoring import LearnedScorers
 from pipeline.study import SeriesRole, Study
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,9 @@ def run_study(
     device: str = "cpu",
     keep_identifiers: bool = False,
     dwi_grid: bool = False,
+    study_uid: str | None = None,
+    baseline_uid: str | None = None,
+    scorers: LearnedScorers | None = None,
 ) -> StudyRun:
     """Assess one restaging study and write ``out_dir/decision.json`` and the other outputs.
 
@@ -62,6 +66,8 @@ def run_study(
     DICOM outputs (SEG, SR, ADC Parametric Map) carry a pseudonym unless ``keep_identifiers``.
     Unreadable imaging input does not stop the run: the decision is then indeterminate and
     names the problem. A malformed clinical file raises :class:`ClinicalInputError`.
+    ``study_uid`` / ``baseline_uid`` choose the study in a folder that holds several;
+    ``scorers`` are learned models loaded once by the caller (``None``: loaded here).
     """
     start = time.perf_counter()
     clinical: ClinicalInputs | None = load_clinical(clinical_path) if clinical_path else None
@@ -71,7 +77,13 @@ def run_study(
     study: Study | None = None
     try:
         study, imaging = analyse_imaging(
-            study_dir, baseline_dir=baseline_dir, config=config, device=device
+            study_dir,
+            baseline_dir=baseline_dir,
+            config=config,
+            device=device,
+            study_uid=study_uid,
+            baseline_uid=baseline_uid,
+            scorers=scorers,
         )
         study_key = study.key
         findings = imaging.findings
