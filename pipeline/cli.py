@@ -18,6 +18,7 @@ import typer
 from pipeline import RESEARCH_USE_STATEMENT, __version__
 from pipeline.device import DeviceChoice
 from pipeline.errors import InputError, PipelineError
+from pipeline.evaluate._cli import evaluate_command
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
@@ -455,6 +456,9 @@ def demo(
         soft_wrap=True,
     )
     console.print(RESEARCH_USE_STATEMENT, soft_wrap=True)
+
+
+app.command("evaluate")(evaluate_command)
 
 
 if __name__ == "__main__":  # pragma: no cover
