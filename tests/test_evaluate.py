@@ -218,6 +218,19 @@ def test_parquet_and_batch_folder_give_the_csv_metrics(
         assert from_dir[key] == from_csv[key], key
 
 
+def test_column_aliases_entry_and_decision(cohort: tuple[Path, Path], tmp_path: Path) -> None:
+    """A results table that says ``entry`` / ``decision`` reads as ``input`` / ``outcome``;
+    extra columns (other scorers, timings) are ignored."""
+    results_csv, labels_csv = cohort
+    frame = pd.read_csv(results_csv, dtype=str, keep_default_na=False)
+    renamed = frame.rename(columns={"input": "entry", "outcome": "decision"}).assign(seconds="12.5")
+    aliased = _write(tmp_path / "aliased.csv", renamed)
+    a = _run(results_csv, labels_csv, tmp_path / "a", n_bootstrap=200)
+    b = _run(aliased, labels_csv, tmp_path / "b", n_bootstrap=200)
+    for key in ("counts", "auc", "operating_points", "calibration", "decisions"):
+        assert a[key] == b[key], key
+
+
 # --- outputs ----------------------------------------------------------------------------
 
 

@@ -3,7 +3,8 @@
 Only the columns the evaluation needs are required: the join key (``study_key`` or
 ``input``) and the score (``p_residual`` unless told otherwise). ``status`` (rows other than
 ``done`` are left out and counted), ``outcome`` (the decision), ``reference_label`` and
-``reference_outcome`` are used when present.
+``reference_outcome`` are used when present. ``entry`` is read as ``input`` and ``decision``
+as ``outcome`` where those are absent (:data:`COLUMN_ALIASES`).
 """
 
 from __future__ import annotations
@@ -31,9 +32,15 @@ from pipeline.evaluate._model import (
 
 RESULT_FILES = ("results.parquet", "results.csv")
 STATUS_COLUMN = "status"
-OUTCOME_COLUMNS = ("outcome", "decision")
+OUTCOME_COLUMN = "outcome"
 REFERENCE_LABEL_COLUMN = "reference_label"
 REFERENCE_OUTCOME_COLUMN = "reference_outcome"
+
+#: Other spellings of a column, used when the column itself is absent.
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    JoinKey.INPUT.value: ("entry",),
+    OUTCOME_COLUMN: ("decision",),
+}
 
 
 def resolve_results_path(path: Path) -> Path:
@@ -72,6 +79,10 @@ def _read_frame(path: Path) -> tuple[list[dict[str, Any]], tuple[str, ...], str]
     except (OSError, ValueError, ImportError) as exc:
         raise InputError(f"cannot read the results table: {exc}", file=path) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
+    for column, aliases in COLUMN_ALIASES.items():
+        alias = next((a for a in aliases if a in frame.columns), None)
+        if column not in frame.columns and alias is not None:
+            frame = frame.rename(columns={alias: column})
     records: list[dict[str, Any]] = frame.to_dict(orient="records")
     return records, tuple(frame.columns), hashlib.sha256(raw).hexdigest()
 
@@ -138,7 +149,7 @@ def read_results(path: Path, *, score_column: str = "p_residual") -> ResultsTabl
             file=path,
             fix="choose the probability column with --score.",
         )
-    outcome_column = next((c for c in OUTCOME_COLUMNS if c in columns), None)
+    has_outcome = OUTCOME_COLUMN in columns
     rows = []
     for index, record in enumerate(records):
         key = _text(record.get(JoinKey.STUDY_KEY.value))
@@ -151,9 +162,9 @@ def read_results(path: Path, *, score_column: str = "p_residual") -> ResultsTabl
                 input=entry,
                 status=(status or "missing").lower(),
                 outcome=parse_outcome(
-                    record.get(outcome_column), where=f"{where}, {outcome_column}", file=path
+                    record.get(OUTCOME_COLUMN), where=f"{where}, {OUTCOME_COLUMN}", file=path
                 )
-                if outcome_column
+                if has_outcome
                 else None,
                 score=_score(record.get(score_column), column=score_column, where=where, path=path),
                 reference_label=parse_residual(
@@ -179,7 +190,7 @@ def read_results(path: Path, *, score_column: str = "p_residual") -> ResultsTabl
         columns=columns,
         score_column=score_column,
         has_status=STATUS_COLUMN in columns,
-        has_outcome=outcome_column is not None,
+        has_outcome=has_outcome,
     )
 
 
