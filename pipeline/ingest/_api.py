@@ -11,7 +11,7 @@ from pathlib import Path
 from pipeline.config.series_rules import SeriesRulesConfig
 from pipeline.errors import ConfigError, DicomError, InputError, PipelineError
 from pipeline.ingest._classify import order_series
-from pipeline.ingest._crawl import CrawlResult, MaskFile, crawl, read_dataset, records_of
+from pipeline.ingest._crawl import CrawlResult, MaskFile, crawl, header_records, read_dataset
 from pipeline.ingest._geometry import build_grid
 from pipeline.ingest._group import group_volumes, split_series
 from pipeline.ingest._headers import SliceRecord
@@ -430,9 +430,8 @@ def load_series_volume(
     records: list[SliceRecord] = []
     for file in series.files:
         try:
-            ds = read_dataset(file, pixels=False)
             records.extend(
-                r for r in records_of(ds, file, rules) if r.series_uid == series.series_uid
+                r for r in header_records(file, rules) if r.series_uid == series.series_uid
             )
         except Exception as exc:  # report and go on with the other files
             logger.warning("file %s: unreadable header (%s); left out", file, exc)

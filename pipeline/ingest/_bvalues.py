@@ -14,11 +14,18 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from pydicom.dataset import Dataset
 
 from pipeline.config.series_rules import SeriesRulesConfig
 from pipeline.ingest._csa import csa_float, csa_floats, parse_csa2
-from pipeline.ingest._headers import DiffusionInfo, SliceRecord, as_float, private_value, text, vec3
+from pipeline.ingest._headers import (
+    DiffusionInfo,
+    HeaderSource,
+    SliceRecord,
+    as_float,
+    private_value,
+    text,
+    vec3,
+)
 
 SRC_STANDARD = "(0018,9087) DiffusionBValue"
 SRC_ENHANCED = "(0018,9087) in per-frame MR Diffusion Sequence (0018,9117)"
@@ -69,7 +76,7 @@ def _trace_flag(
     return b > 0 and gradient is not None and max(abs(g) for g in gradient) == 0.0
 
 
-def classic_diffusion(ds: Dataset, rules: SeriesRulesConfig) -> DiffusionInfo:
+def classic_diffusion(ds: HeaderSource, rules: SeriesRulesConfig) -> DiffusionInfo:
     """Diffusion weighting of a classic (single-frame) image, vendor fallbacks included."""
     image_type = tuple(str(v).upper() for v in (ds.get("ImageType") or ()))
     candidates: list[tuple[Any, str]] = [
@@ -112,7 +119,9 @@ def classic_diffusion(ds: Dataset, rules: SeriesRulesConfig) -> DiffusionInfo:
     )
 
 
-def _classic_gradient(ds: Dataset, csa: dict[str, list[str]]) -> tuple[float, float, float] | None:
+def _classic_gradient(
+    ds: HeaderSource, csa: dict[str, list[str]]
+) -> tuple[float, float, float] | None:
     standard = ds.get((0x0018, 0x9089))
     if standard is not None:
         return _unit(vec3(standard.value))
@@ -132,16 +141,17 @@ def _classic_gradient(ds: Dataset, csa: dict[str, list[str]]) -> tuple[float, fl
 
 
 def enhanced_diffusion(
-    frame_group: Dataset | None,
-    shared_group: Dataset | None,
+    frame_group: HeaderSource | None,
+    shared_group: HeaderSource | None,
     image_type: Sequence[str],
     rules: SeriesRulesConfig,
 ) -> DiffusionInfo:
     """Diffusion weighting of one frame of an Enhanced MR image (MR Diffusion functional group)."""
     item = None
     for group in (frame_group, shared_group):
-        if group is not None and "MRDiffusionSequence" in group and group.MRDiffusionSequence:
-            item = group.MRDiffusionSequence[0]
+        sequence = None if group is None else group.get("MRDiffusionSequence")
+        if sequence:
+            item = sequence[0]
             break
     if item is None:
         return DiffusionInfo()

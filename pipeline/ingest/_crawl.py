@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -22,10 +22,12 @@ from pydicom.errors import InvalidDicomError
 from pipeline.config.series_rules import SeriesRulesConfig
 from pipeline.ingest._bvalues import classic_diffusion
 from pipeline.ingest._enhanced import enhanced_records, is_multiframe
+from pipeline.ingest._fastdicom import FastReadError, read_fast_header
 from pipeline.ingest._headers import (
     IMAGE_SOP_CLASSES,
     RTSTRUCT,
     SEG,
+    HeaderSource,
     SliceRecord,
     as_float,
     as_int,
@@ -130,7 +132,7 @@ def read_dataset(path: Path, *, pixels: bool) -> Dataset:
         raise OSError(f"cannot decompress or read: {exc}") from exc
 
 
-def classic_record(ds: Dataset, path: Path, rules: SeriesRulesConfig) -> SliceRecord:
+def classic_record(ds: HeaderSource, path: Path, rules: SeriesRulesConfig) -> SliceRecord:
     """The record of a classic single-frame image."""
     return SliceRecord(
         **series_common(ds, path),
@@ -146,7 +148,7 @@ def classic_record(ds: Dataset, path: Path, rules: SeriesRulesConfig) -> SliceRe
     )
 
 
-def records_of(ds: Dataset, path: Path, rules: SeriesRulesConfig) -> list[SliceRecord]:
+def records_of(ds: HeaderSource, path: Path, rules: SeriesRulesConfig) -> list[SliceRecord]:
     """Image records of one dataset (frames of a multi-frame file, tiles of a mosaic)."""
     if is_multiframe(ds):
         return enhanced_records(ds, path, rules)
@@ -157,70 +159,126 @@ def records_of(ds: Dataset, path: Path, rules: SeriesRulesConfig) -> list[SliceR
 
 
 def crawl(root: Path, rules: SeriesRulesConfig) -> CrawlResult:
-    """Read the header of every file under ``root`` (no pixel data)."""
+    """Read the header of every file under ``root`` (no pixel data).
+
+    Headers are read by the fast reader (:mod:`._fastdicom`) where it can; any file it
+    declines, and any file whose header it cannot answer for, is read by pydicom.
+    """
     result = CrawlResult()
     for path in iter_files(root):
         if path.name.lower().endswith(NOT_DICOM_SUFFIXES):
             result.skipped += 1
             continue
-        try:
-            ds = read_dataset(path, pixels=False)
-        except NotDicomError as exc:
-            result.skipped += 1
-            if looks_like_dicom_name(path):
-                message = f"file {path}: not readable as DICOM ({exc}); skipped"
-                result.errors.append(message)
-                logger.warning(message)
-            continue
-        except Exception as exc:  # one bad file must not stop the crawl
-            result.skipped += 1
-            message = f"file {path}: unreadable DICOM header ({type(exc).__name__}: {exc}); skipped"
-            result.errors.append(message)
-            logger.warning(message)
-            continue
-        _add(result, ds, path, rules)
+        outcome = _fast_outcome(path, rules, result.identities)
+        if outcome is None:
+            outcome = _pydicom_outcome(path, rules, result.identities)
+        _apply(result, outcome)
     return result
 
 
-def _add(result: CrawlResult, ds: Dataset, path: Path, rules: SeriesRulesConfig) -> None:
+@dataclass(frozen=True)
+class _Outcome:
+    """What one file adds to a :class:`CrawlResult`."""
+
+    records: tuple[SliceRecord, ...] = ()
+    mask: MaskFile | None = None
+    identity: tuple[str, PatientIdentity] | None = None
+    error: str | None = None  # skipped with this message (a warning)
+    skipped: bool = False
+
+
+def _apply(result: CrawlResult, outcome: _Outcome) -> None:
+    if outcome.error is not None:
+        result.errors.append(outcome.error)
+        logger.warning(outcome.error)
+    if outcome.skipped:
+        result.skipped += 1
+    if outcome.mask is not None:
+        result.masks.append(outcome.mask)
+    result.records.extend(outcome.records)
+    if outcome.identity is not None:
+        result.identities.setdefault(*outcome.identity)
+
+
+def _fast_outcome(
+    path: Path, rules: SeriesRulesConfig, identities: Mapping[str, PatientIdentity]
+) -> _Outcome | None:
+    """The file read by the fast header reader, or ``None`` when pydicom must read it."""
+    ds = read_fast_header(path)
+    if ds is None:
+        return None
+    try:
+        return _examine(ds, path, rules, identities)
+    except FastReadError:
+        return None
+
+
+def _pydicom_outcome(
+    path: Path, rules: SeriesRulesConfig, identities: Mapping[str, PatientIdentity]
+) -> _Outcome:
+    try:
+        ds = read_dataset(path, pixels=False)
+    except NotDicomError as exc:
+        if looks_like_dicom_name(path):
+            return _Outcome(
+                error=f"file {path}: not readable as DICOM ({exc}); skipped", skipped=True
+            )
+        return _Outcome(skipped=True)
+    except Exception as exc:  # one bad file must not stop the crawl
+        return _Outcome(
+            error=f"file {path}: unreadable DICOM header ({type(exc).__name__}: {exc}); skipped",
+            skipped=True,
+        )
+    return _examine(ds, path, rules, identities)
+
+
+def _examine(
+    ds: HeaderSource,
+    path: Path,
+    rules: SeriesRulesConfig,
+    identities: Mapping[str, PatientIdentity],
+) -> _Outcome:
+    """Classify one header: image records, a mask, or a skip (with a message when odd)."""
     meta = getattr(ds, "file_meta", None)
     sop_class = text(ds, "SOPClassUID") or (text(meta, "MediaStorageSOPClassUID") if meta else "")
     study_uid = text(ds, "StudyInstanceUID")
     if not sop_class:
-        result.skipped += 1
-        message = (
-            f"file {path}: DICOM header without SOPClassUID (0008,0016) (truncated or "
-            "incomplete); skipped"
+        return _Outcome(
+            error=f"file {path}: DICOM header without SOPClassUID (0008,0016) (truncated or "
+            "incomplete); skipped",
+            skipped=True,
         )
-        result.errors.append(message)
-        logger.warning(message)
-        return
     if sop_class in (RTSTRUCT, SEG):
         kind = "rtstruct" if sop_class == RTSTRUCT else "seg"
-        result.masks.append(MaskFile(file=path, study_uid=study_uid, kind=kind))
-        return
+        return _Outcome(mask=MaskFile(file=path, study_uid=study_uid, kind=kind))
     if sop_class not in IMAGE_SOP_CLASSES and not (
         "ImagePositionPatient" in ds or "PerFrameFunctionalGroupsSequence" in ds
     ):
-        result.skipped += 1  # DICOMDIR, presentation states, private non-image objects
+        # DICOMDIR, presentation states, private non-image objects
         logger.debug("file %s: not an image (SOP class %s); skipped", path, sop_class)
-        return
+        return _Outcome(skipped=True)
     if not study_uid or not text(ds, "SeriesInstanceUID"):
-        result.skipped += 1
-        message = (
-            f"file {path}: missing StudyInstanceUID (0020,000D) or SeriesInstanceUID "
-            "(0020,000E); skipped"
+        return _Outcome(
+            error=f"file {path}: missing StudyInstanceUID (0020,000D) or SeriesInstanceUID "
+            "(0020,000E); skipped",
+            skipped=True,
         )
-        result.errors.append(message)
-        logger.warning(message)
-        return
     try:
         records = records_of(ds, path, rules)
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
-        result.skipped += 1
-        message = f"file {path}: cannot read image header ({exc}); skipped"
-        result.errors.append(message)
-        logger.warning(message)
-        return
-    result.records.extend(records)
-    result.identities.setdefault(study_uid, patient_identity(ds))
+        return _Outcome(
+            error=f"file {path}: cannot read image header ({exc}); skipped", skipped=True
+        )
+    identity = None if study_uid in identities else (study_uid, patient_identity(ds))
+    return _Outcome(records=tuple(records), identity=identity)
+
+
+def header_records(path: Path, rules: SeriesRulesConfig) -> list[SliceRecord]:
+    """Image records of one file (fast reader, else pydicom); raises when unreadable."""
+    fast = read_fast_header(path)
+    if fast is not None:
+        try:
+            return records_of(fast, path, rules)
+        except FastReadError:
+            pass
+    return records_of(read_dataset(path, pixels=False), path, rules)

@@ -9,11 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydicom.dataset import Dataset
-
 from pipeline.config.series_rules import SeriesRulesConfig
 from pipeline.ingest._bvalues import enhanced_diffusion
 from pipeline.ingest._headers import (
+    HeaderSource,
     SliceRecord,
     as_float,
     as_int,
@@ -24,12 +23,14 @@ from pipeline.ingest._headers import (
 )
 
 
-def is_multiframe(ds: Dataset) -> bool:
+def is_multiframe(ds: HeaderSource) -> bool:
     """True for a file with per-frame functional groups (Enhanced MR/CT and similar)."""
     return "PerFrameFunctionalGroupsSequence" in ds and (as_int(ds.get("NumberOfFrames")) or 1) > 1
 
 
-def _lookup(frame: Dataset | None, shared: Dataset | None, sequence: str, keyword: str) -> Any:
+def _lookup(
+    frame: HeaderSource | None, shared: HeaderSource | None, sequence: str, keyword: str
+) -> Any:
     for group in (frame, shared):
         if group is None or sequence not in group:
             continue
@@ -39,7 +40,7 @@ def _lookup(frame: Dataset | None, shared: Dataset | None, sequence: str, keywor
     return None
 
 
-def enhanced_records(ds: Dataset, file: Path, rules: SeriesRulesConfig) -> list[SliceRecord]:
+def enhanced_records(ds: HeaderSource, file: Path, rules: SeriesRulesConfig) -> list[SliceRecord]:
     """One record per frame of an Enhanced MR file (``frame`` is the 0-based frame index)."""
     common = series_common(ds, file)
     shared_seq = ds.get("SharedFunctionalGroupsSequence")

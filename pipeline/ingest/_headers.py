@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from pydicom.dataset import Dataset
+from typing import Any, Protocol
 
 from pipeline.study import PatientIdentity
 
@@ -26,6 +24,19 @@ ENHANCED_CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2.1"
 IMAGE_SOP_CLASSES = frozenset({MR_IMAGE, ENHANCED_MR_IMAGE, CT_IMAGE, ENHANCED_CT_IMAGE})
 RTSTRUCT = "1.2.840.10008.5.1.4.1.1.481.3"
 SEG = "1.2.840.10008.5.1.4.1.1.66.4"
+
+
+class HeaderSource(Protocol):
+    """What the header code asks of a dataset: a pydicom ``Dataset`` or a fast header.
+
+    ``get(keyword)`` gives the value, ``get((group, element))`` an element with ``.value``
+    (``default`` when absent); ``key in ds`` tests presence. Sequences are lists of
+    datasets of the same kind.
+    """
+
+    def get(self, key: Any, default: Any = None) -> Any: ...
+
+    def __contains__(self, key: Any) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -111,7 +122,7 @@ class SliceRecord:
 
 
 # ---------------------------------------------------------------------- value helpers
-def text(ds: Dataset, keyword: str) -> str:
+def text(ds: HeaderSource, keyword: str) -> str:
     """A tag's value as stripped text ('' when absent)."""
     value = ds.get(keyword)
     return "" if value is None else str(value).strip()
@@ -147,7 +158,7 @@ def as_int(value: Any) -> int | None:
     return None if number is None else round(number)
 
 
-def private_value(ds: Dataset, group: int, creators: tuple[str, ...], element: int) -> Any:
+def private_value(ds: HeaderSource, group: int, creators: tuple[str, ...], element: int) -> Any:
     """Value of a private element, found through its creator when the creator is present.
 
     ``element`` is the low byte (e.g. ``0x0C`` for (0019,xx0C)). When no matching creator
@@ -187,14 +198,14 @@ def spacing2(values: Any) -> tuple[float, float] | None:
     return (items[0], items[1]) if len(items) == 2 and min(items) > 0 else None
 
 
-def rescale_of(ds: Dataset) -> tuple[float, float]:
+def rescale_of(ds: HeaderSource) -> tuple[float, float]:
     """``(slope, intercept)`` with defaults 1 and 0."""
     slope = as_float(ds.get("RescaleSlope"))
     intercept = as_float(ds.get("RescaleIntercept"))
     return (1.0 if slope in (None, 0.0) else float(slope), intercept or 0.0)
 
 
-def patient_identity(ds: Dataset) -> PatientIdentity:
+def patient_identity(ds: HeaderSource) -> PatientIdentity:
     """Identifiers kept only for explicit copying into outputs; never logged."""
     return PatientIdentity(
         patient_id=text(ds, "PatientID"),
@@ -204,7 +215,7 @@ def patient_identity(ds: Dataset) -> PatientIdentity:
     )
 
 
-def series_common(ds: Dataset, file: Path) -> dict[str, Any]:
+def series_common(ds: HeaderSource, file: Path) -> dict[str, Any]:
     """Fields shared by every record of one file (classic, enhanced and mosaic)."""
     return {
         "file": file,
@@ -230,7 +241,7 @@ def series_common(ds: Dataset, file: Path) -> dict[str, Any]:
     }
 
 
-def pixel_format(ds: Dataset) -> PixelFormat | None:
+def pixel_format(ds: HeaderSource) -> PixelFormat | None:
     """The pixel storage of a dataset, or ``None`` when a tag is missing."""
     meta = getattr(ds, "file_meta", None)
     syntax = text(meta, "TransferSyntaxUID") if meta is not None else ""

@@ -13,19 +13,18 @@ from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
-from pydicom.dataset import Dataset
 
 from pipeline.ingest._bvalues import SIEMENS_CSA, SIEMENS_MR
 from pipeline.ingest._csa import csa_float, csa_floats, parse_csa2
-from pipeline.ingest._headers import SliceRecord, as_int, private_value
+from pipeline.ingest._headers import HeaderSource, SliceRecord, as_int, private_value
 
 
-def is_mosaic(ds: Dataset) -> bool:
+def is_mosaic(ds: HeaderSource) -> bool:
     image_type = [str(v).upper() for v in (ds.get("ImageType") or ())]
     return "MOSAIC" in image_type
 
 
-def mosaic_count(ds: Dataset) -> int | None:
+def mosaic_count(ds: HeaderSource) -> int | None:
     """Number of slices in the mosaic, or ``None`` when it cannot be found."""
     raw = private_value(ds, 0x0029, SIEMENS_CSA, 0x10)
     csa = parse_csa2(raw) if isinstance(raw, bytes) else {}
@@ -35,7 +34,7 @@ def mosaic_count(ds: Dataset) -> int | None:
     return None if count is None or count < 1 else int(count)
 
 
-def mosaic_records(ds: Dataset, record: SliceRecord) -> list[SliceRecord]:
+def mosaic_records(ds: HeaderSource, record: SliceRecord) -> list[SliceRecord]:
     """Split the record of a mosaic file into one record per tile, positions corrected.
 
     Raises
