@@ -533,3 +533,14 @@ def test_options_are_validated() -> None:
         EvaluationOptions(n_bootstrap=10)
     with pytest.raises(InputError, match=r"threshold 1.5 not in \[0, 1\]"):
         EvaluationOptions(threshold=1.5)
+
+
+def test_public_api_resolves() -> None:
+    """The lazily loaded public names all exist (a typo in the export table would not)."""
+    import pipeline.evaluate as evaluate_pkg
+
+    assert set(evaluate_pkg.__all__) == set(evaluate_pkg._EXPORTS)
+    for name in evaluate_pkg.__all__:
+        assert getattr(evaluate_pkg, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = evaluate_pkg.nope

@@ -16,6 +16,7 @@ Other columns are ignored.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from pipeline.decision import Outcome
 from pipeline.errors import InputError
-from pipeline.evaluate._model import JoinKey, LabelRow, LabelsTable
+from pipeline.evaluate._model import JoinKey, LabelRow, LabelsKind, LabelsTable
 
 #: Accepted label columns, in the order they are looked for.
 LABEL_COLUMNS = ("residual", "residual_tumour", "label")
@@ -161,6 +162,7 @@ def read_labels_csv(path: Path, *, key: JoinKey = JoinKey.AUTO) -> LabelsTable:
         )
     return LabelsTable(
         source=path,
+        kind=LabelsKind.CSV,
         key_column=key_column,
         rows=tuple(rows),
         has_reference_outcome=has_reference,
@@ -210,19 +212,14 @@ def phantom_labels(folder: Path) -> LabelsTable:
         )
     table = LabelsTable(
         source=folder,
+        kind=LabelsKind.PHANTOM_TRUTH,
         key_column=JoinKey.INPUT,
         rows=tuple(rows),
         has_reference_outcome=True,
         sha256="",
     )
     digest = hashlib.sha256(labels_to_csv(table).encode("utf-8")).hexdigest()
-    return LabelsTable(
-        source=folder,
-        key_column=JoinKey.INPUT,
-        rows=table.rows,
-        has_reference_outcome=True,
-        sha256=digest,
-    )
+    return dataclasses.replace(table, sha256=digest)
 
 
 def labels_to_csv(table: LabelsTable) -> str:

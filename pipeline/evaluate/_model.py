@@ -25,6 +25,7 @@ __all__ = [
     "EvaluationOptions",
     "JoinKey",
     "LabelRow",
+    "LabelsKind",
     "LabelsTable",
     "OperatingPoint",
     "OperatingPointName",
@@ -47,6 +48,14 @@ class OperatingPointName(str, Enum):
     CCR_MAX = "ccr_max"
     TUMOUR_MIN = "tumour_min"
     CUSTOM = "custom"
+
+
+class LabelsKind(str, Enum):
+    """Where the reference labels came from."""
+
+    CSV = "csv"
+    PHANTOM_TRUTH = "phantom_truth"
+    RESULTS_REFERENCE_LABEL = "results_reference_label"
 
 
 @dataclass(frozen=True)
@@ -146,6 +155,7 @@ class LabelsTable:
     """
 
     source: Path
+    kind: LabelsKind
     key_column: JoinKey
     rows: tuple[LabelRow, ...]
     has_reference_outcome: bool

@@ -26,6 +26,7 @@ from pipeline.evaluate._model import (
     METRICS_SCHEMA_VERSION,
     DecisionMatrix,
     Evaluation,
+    LabelsKind,
     OperatingPoint,
     OperatingPointName,
 )
@@ -59,12 +60,6 @@ def _interval(interval: Interval | None) -> list[float] | None:
 
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
-
-
-def _labels_kind(evaluation: Evaluation) -> str:
-    if evaluation.labels.source == evaluation.results.path:
-        return "results_reference_label"
-    return "phantom_truth" if evaluation.labels.source.is_dir() else "csv"
 
 
 def _point(point: OperatingPoint) -> dict[str, Any]:
@@ -128,7 +123,7 @@ def evaluation_to_dict(
             },
             "labels": {
                 "source": str(ev.labels.source),
-                "kind": _labels_kind(ev),
+                "kind": ev.labels.kind.value,
                 "sha256": ev.labels.sha256,
                 "rows": len(ev.labels.rows),
                 "key_column": ev.labels.key_column.value,
@@ -251,7 +246,7 @@ def write_evaluation(evaluation: Evaluation, out_dir: Path) -> EvaluationFiles:
     cal = plot_calibration(evaluation, out_dir / CALIBRATION_FILE)
     cases = write_text(out_dir / CASES_FILE, cases_to_csv(evaluation))
     labels = None
-    if _labels_kind(evaluation) == "phantom_truth":
+    if evaluation.labels.kind is LabelsKind.PHANTOM_TRUTH:
         labels = write_text(out_dir / LABELS_FILE, labels_to_csv(evaluation.labels))
     payload = evaluation_to_dict(evaluation)
     if labels is not None:

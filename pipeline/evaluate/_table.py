@@ -25,6 +25,7 @@ from pipeline.evaluate._model import (
     Counts,
     JoinKey,
     LabelRow,
+    LabelsKind,
     LabelsTable,
     ResultRow,
     ResultsTable,
@@ -219,6 +220,7 @@ def labels_from_results(results: ResultsTable, *, key: JoinKey = JoinKey.AUTO) -
         )
     return LabelsTable(
         source=results.path,
+        kind=LabelsKind.RESULTS_REFERENCE_LABEL,
         key_column=key,
         rows=tuple(rows),
         has_reference_outcome=REFERENCE_OUTCOME_COLUMN in results.columns,
