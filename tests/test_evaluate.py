@@ -149,6 +149,7 @@ def test_metrics_equal_independent_sklearn(cohort: tuple[Path, Path], tmp_path: 
     assert counts["scored"] == want["scored"]
     assert counts["excluded_no_score"] == 1
     assert counts["labels_without_result"] == 1  # case-999
+    assert "1 of 90 labels match no results row by 'input'" in got["warnings"]
     assert got["auc"]["value"] == pytest.approx(want["auc"], abs=1e-12)
     assert got["calibration"]["brier"] == pytest.approx(want["brier"], abs=1e-12)
     filled = [b for b in got["calibration"]["bins"] if b["n"] > 0]

@@ -201,6 +201,11 @@ def evaluate(
         warnings.append("the results have no 'status' column: every row was taken as done")
     if not results.has_outcome:
         warnings.append("the results have no 'outcome' column: no decision tables")
+    if counts.labels_without_result:
+        warnings.append(
+            f"{counts.labels_without_result} of {counts.label_rows} labels match no results "
+            f"row by {labels.key_column.value!r}"
+        )
     if counts.excluded_no_score:
         warnings.append(
             f"{counts.excluded_no_score} labelled studies have no {options.score_column} and "
