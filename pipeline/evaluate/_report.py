@@ -275,7 +275,7 @@ def render_summary(evaluation: Evaluation) -> Table:
     )
     table.add_column("metric")
     table.add_column("value", justify="right")
-    excluded = ", ".join(f"{n} {s}" for s, n in counts.excluded_status.items()) or "0"
+    excluded = ", ".join(f"{n} {s}" for s, n in counts.excluded_status.items()) or "none"
     table.add_row(
         "studies",
         f"{counts.evaluated} evaluated of {counts.results_rows} "
