@@ -325,7 +325,9 @@ def test_label_formats_and_study_key_join(tmp_path: Path) -> None:
         label=labels["residual"].map({"1": "Residual", "0": "complete", "": ""}),
     ).drop(columns=["residual", "input"])
     words.to_csv(tmp_path / "words.csv", index=False)
-    booleans = labels.assign(residual=labels["residual"].map({"1": "true", "0": "False"}))
+    booleans = labels.assign(
+        residual=labels["residual"].map({"1": "true", "0": "False", "": ""})
+    ).rename(columns={"input": "entry"})
     booleans.to_csv(tmp_path / "bools.csv", index=False)
     labels.to_csv(tmp_path / "ints.csv", index=False)
     a = _run(tmp_path / "results.csv", tmp_path / "ints.csv", tmp_path / "a", n_bootstrap=200)

@@ -30,7 +30,8 @@ def evaluate_command(
         Path | None,
         typer.Option(
             "--labels",
-            help="Reference labels: a CSV with a key column (study_key or input) and "
+            help="Reference labels: a CSV with a key column (study_key, or input = the "
+            "batch's entry) and "
             "'residual' (1/0, true/false, residual/complete) or 'label', optionally "
             "'reference_outcome' (cCR, near_cCR, incomplete, indeterminate). A folder made by "
             "'ccr phantom' also works (its truth.json files, keyed by case folder). Without "
@@ -40,7 +41,9 @@ def evaluate_command(
     score: Annotated[
         str,
         typer.Option(
-            "--score", help="Results column with the probability of residual tumour (0-1)."
+            "--score",
+            help="Results column with the probability of residual tumour (0-1), e.g. "
+            "p_residual_rules or p_residual_radiomics for one scorer.",
         ),
     ] = "p_residual",
     key: Annotated[

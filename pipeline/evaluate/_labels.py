@@ -3,7 +3,8 @@
 Labels CSV (UTF-8, header row, one row per study):
 
 - a key column: ``study_key`` (the de-identified key of the batch results) or ``input`` (the
-  input entry name, e.g. the case folder ``case-003``);
+  input entry name, e.g. the case folder ``case-003``; the results' ``entry`` column, and a
+  labels column named ``entry`` is read as ``input``);
 - one label column: ``residual`` (also spelt ``residual_tumour``) or ``label``; each accepts
   ``1``/``0``, ``true``/``false``, ``yes``/``no`` and ``residual``/``complete`` (any case);
   an empty cell means "no label" (the study is counted and left out);
@@ -29,6 +30,8 @@ from pipeline.evaluate._model import JoinKey, LabelRow, LabelsKind, LabelsTable
 #: Accepted label columns, in the order they are looked for.
 LABEL_COLUMNS = ("residual", "residual_tumour", "label")
 REFERENCE_OUTCOME_COLUMN = "reference_outcome"
+#: ``ccr batch`` names the input entry ``entry``; a labels column of that name is ``input``.
+ENTRY_ALIAS = "entry"
 
 _TRUE = frozenset({"1", "1.0", "true", "yes", "residual"})
 _FALSE = frozenset({"0", "0.0", "false", "no", "complete"})
@@ -125,6 +128,8 @@ def read_labels_csv(path: Path, *, key: JoinKey = JoinKey.AUTO) -> LabelsTable:
     header = [h.strip() for h in (reader.fieldnames or [])]
     if not header:
         raise InputError("labels file is empty (no header row)", file=path)
+    if JoinKey.INPUT.value not in header and ENTRY_ALIAS in header:
+        header = [JoinKey.INPUT.value if h == ENTRY_ALIAS else h for h in header]
     reader.fieldnames = header
     key_column = _choose_key(header, key, path)
     label_column = _choose_label(header, path)
