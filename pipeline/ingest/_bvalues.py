@@ -20,9 +20,9 @@ from pipeline.ingest._csa import csa_float, csa_floats, parse_csa2
 from pipeline.ingest._headers import (
     DiffusionInfo,
     HeaderSource,
+    PrivateTags,
     SliceRecord,
     as_float,
-    private_value,
     text,
     vec3,
 )
@@ -79,18 +79,19 @@ def _trace_flag(
 def classic_diffusion(ds: HeaderSource, rules: SeriesRulesConfig) -> DiffusionInfo:
     """Diffusion weighting of a classic (single-frame) image, vendor fallbacks included."""
     image_type = tuple(str(v).upper() for v in (ds.get("ImageType") or ()))
+    private = PrivateTags(ds)
     candidates: list[tuple[Any, str]] = [
         (ds.get((0x0018, 0x9087)), SRC_STANDARD),
-        (private_value(ds, 0x0019, SIEMENS_MR, 0x0C), SRC_SIEMENS),
+        (private.value(0x0019, SIEMENS_MR, 0x0C), SRC_SIEMENS),
     ]
     csa: dict[str, list[str]] = {}
-    raw_csa = private_value(ds, 0x0029, SIEMENS_CSA, 0x10)
+    raw_csa = private.value(0x0029, SIEMENS_CSA, 0x10)
     if isinstance(raw_csa, bytes):
         csa = parse_csa2(raw_csa)
     candidates.append((csa_float(csa, "B_value"), SRC_SIEMENS_CSA))
-    ge = private_value(ds, 0x0043, GE_PARM, 0x39)
+    ge = private.value(0x0043, GE_PARM, 0x39)
     candidates.append((ge, SRC_GE))
-    candidates.append((private_value(ds, 0x2001, PHILIPS_IMAGING, 0x03), SRC_PHILIPS))
+    candidates.append((private.value(0x2001, PHILIPS_IMAGING, 0x03), SRC_PHILIPS))
     raw: float | None = None
     source = ""
     for value, src in candidates:
@@ -99,12 +100,12 @@ def classic_diffusion(ds: HeaderSource, rules: SeriesRulesConfig) -> DiffusionIn
         if number is not None and np.isfinite(number):
             raw, source = number, src
             break
-    gradient = _classic_gradient(ds, csa)
+    gradient = _classic_gradient(ds, private, csa)
     directionality = text(ds, "DiffusionDirectionality")
-    siemens_dir = private_value(ds, 0x0019, SIEMENS_MR, 0x0D)
+    siemens_dir = private.value(0x0019, SIEMENS_MR, 0x0D)
     if not directionality and isinstance(siemens_dir, str):
         directionality = siemens_dir
-    philips_dir = private_value(ds, 0x2001, PHILIPS_IMAGING, 0x04)
+    philips_dir = private.value(0x2001, PHILIPS_IMAGING, 0x04)
     if isinstance(philips_dir, str) and philips_dir.strip().upper() == "I":
         directionality = "ISOTROPIC"
     if raw is None:
@@ -120,21 +121,21 @@ def classic_diffusion(ds: HeaderSource, rules: SeriesRulesConfig) -> DiffusionIn
 
 
 def _classic_gradient(
-    ds: HeaderSource, csa: dict[str, list[str]]
+    ds: HeaderSource, private: PrivateTags, csa: dict[str, list[str]]
 ) -> tuple[float, float, float] | None:
     standard = ds.get((0x0018, 0x9089))
     if standard is not None:
         return _unit(vec3(standard.value))
-    siemens = private_value(ds, 0x0019, SIEMENS_MR, 0x0E)
+    siemens = private.value(0x0019, SIEMENS_MR, 0x0E)
     if siemens is not None:
         return _unit(vec3(siemens))
     csa_dir = csa_floats(csa, "DiffusionGradientDirection")
     if len(csa_dir) == 3:
         return _unit(csa_dir)
-    philips = [private_value(ds, 0x2005, PHILIPS_MR, e) for e in (0xB0, 0xB1, 0xB2)]
+    philips = [private.value(0x2005, PHILIPS_MR, e) for e in (0xB0, 0xB1, 0xB2)]
     if all(v is not None for v in philips):
         return _unit([as_float(v) or 0.0 for v in philips])
-    ge = [private_value(ds, 0x0019, GE_ACQU, e) for e in (0xBB, 0xBC, 0xBD)]
+    ge = [private.value(0x0019, GE_ACQU, e) for e in (0xBB, 0xBC, 0xBD)]
     if all(v is not None for v in ge):
         return _unit([as_float(v) or 0.0 for v in ge])
     return None

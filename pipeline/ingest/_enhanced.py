@@ -25,7 +25,7 @@ from pipeline.ingest._headers import (
 
 def is_multiframe(ds: HeaderSource) -> bool:
     """True for a file with per-frame functional groups (Enhanced MR/CT and similar)."""
-    return "PerFrameFunctionalGroupsSequence" in ds and (as_int(ds.get("NumberOfFrames")) or 1) > 1
+    return (as_int(ds.get("NumberOfFrames")) or 1) > 1 and "PerFrameFunctionalGroupsSequence" in ds
 
 
 def _lookup(

@@ -17,7 +17,7 @@ the end of the file (truncated files). A problem found only while decoding a val
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -48,12 +48,10 @@ _SHORT_VRS = frozenset(
         b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
     }
 )  # fmt: skip
-_NUMBER_FORMATS = {"US": "H", "SS": "h", "UL": "L", "SL": "l", "FL": "f", "FD": "d"}
-_BYTES_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
-_PLAIN_STRING_VRS = frozenset({"AS", "CS", "DA", "DT", "TM"})
 _TEXT_VRS = frozenset({"LO", "SH", "UC"})
 _SINGLE_TEXT_VRS = frozenset({"LT", "ST", "UT"})
 _UNDEFINED = 0xFFFFFFFF
+_NO_LIMIT = 1 << 32  # above every tag
 _ITEM = 0xFFFEE000
 _ITEM_END = 0xFFFEE00D
 _SEQUENCE_END = 0xFFFEE0DD
@@ -91,12 +89,18 @@ class FastDataset:
     Supports what ingestion asks of a header: ``get(keyword)`` -> value, ``get((g, e))`` /
     ``get(int)`` -> :class:`FastElement`, ``key in ds`` and ``file_meta``. Values equal
     pydicom's (``DSfloat`` / ``IS`` / ``UID`` come back as ``float`` / ``int`` / ``str``).
+
+    The top level of a file is indexed lazily: a question about tag ``t`` walks on until the
+    next element's tag is greater than ``t`` (elements are stored in ascending order; once
+    one is found out of order, the rest of the file is indexed at once).
     """
 
     __slots__ = (
         "_buf",
+        "_charset",
         "_explicit",
         "_index",
+        "_lazy",
         "_parent_encodings",
         "_seqs",
         "_values",
@@ -112,45 +116,88 @@ class FastDataset:
         explicit: bool,
         parent_encodings: list[str] | None = None,
         file_meta: FastDataset | None = None,
+        lazy: _LazyWalk | None = None,
     ) -> None:
         self._buf = buf
         self._index = index
         self._seqs = seqs
         self._explicit = explicit
         self._parent_encodings = parent_encodings
-        self._values: dict[int, Any] = {}
+        self._values: dict[int, tuple[str, Any]] = {}
+        self._charset: list[str] | None = None
         self.file_meta = file_meta
+        self._lazy = lazy
 
     # ------------------------------------------------------------------ mapping surface
     def get(self, key: Any, default: Any = None) -> Any:
         """Value for a keyword; :class:`FastElement` for a tag; ``default`` when absent."""
-        if isinstance(key, str):
+        by_keyword = type(key) is str
+        if by_keyword:
             tag = tag_for_keyword(key)
-            if tag is None or tag not in self._index:
+            if tag is None:
                 return default
-            return self.value(tag)
-        tag = _tag_of(key)
+        else:
+            tag = _tag_of(key)
+        lazy = self._lazy
+        if lazy is not None and tag > lazy.last:
+            self._buf = lazy.reach(tag | 0xFFFF, self._index, self._seqs)  # the whole group
         if tag not in self._index:
             return default
-        return FastElement(tag, self.vr(tag), self.value(tag))
+        found = self._values.get(tag)
+        if found is None:
+            found = self.element(tag)
+        return found[1] if by_keyword else FastElement(tag, *found)
 
     def __contains__(self, key: Any) -> bool:
-        if isinstance(key, str):
+        if type(key) is str:
             tag = tag_for_keyword(key)
-            return tag is not None and tag in self._index
+            return tag is not None and self.has(tag)
         try:
-            return _tag_of(key) in self._index
+            tag = _tag_of(key)
         except (TypeError, ValueError, OverflowError):
             return False
+        return self.has(tag)
+
+    def has(self, tag: int) -> bool:
+        """Whether element ``tag`` is present (walking on as far as needed)."""
+        lazy = self._lazy
+        if lazy is not None and tag > lazy.last:
+            self._buf = lazy.reach(tag | 0xFFFF, self._index, self._seqs)  # the whole group
+        return tag in self._index
 
     def __iter__(self) -> Iterator[int]:
         """Tags present, ascending."""
+        self.has(_NO_LIMIT)
         return iter(sorted(self._index))
 
     def __len__(self) -> int:
+        self.has(_NO_LIMIT)
         return len(self._index)
 
     # ------------------------------------------------------------------ values
+    def element(self, tag: int) -> tuple[str, Any]:
+        """``(VR, value)`` of ``tag``, which must be present (see :meth:`has`); decoded once."""
+        found = self._values.get(tag)
+        if found is not None:
+            return found
+        raw_vr, offset, length = self._index[tag]
+        plain = _PLAIN_DECODERS.get(raw_vr) if raw_vr is not None and length > 0 else None
+        if plain is not None:  # common explicit VRs: no lookup, no character set
+            vr, decode = plain
+            try:
+                found = (vr, decode(self._buf[offset : offset + length]))
+            except (ValueError, UnicodeError, struct.error):
+                found = (vr, self._decode(tag, vr))
+        else:
+            vr = self.vr(tag)
+            found = (vr, self._decode(tag, vr))
+        self._values[tag] = found
+        return found
+
+    def value(self, tag: int) -> Any:
+        """Decoded value of ``tag`` (which must be present)."""
+        return self.element(tag)[1]
+
     def vr(self, tag: int) -> str:
         """The VR pydicom would give ``tag`` (explicit VR as written; else dictionary VR)."""
         raw_vr, _, length = self._index[tag]
@@ -172,21 +219,13 @@ class FastDataset:
                     return vr
         return vr
 
-    def value(self, tag: int) -> Any:
-        """Decoded value of ``tag`` (which must be present)."""
-        if tag in self._values:
-            return self._values[tag]
-        value = self._decode(tag)
-        self._values[tag] = value
-        return value
-
     def _private_vr(self, tag: int) -> str:
         element = tag & 0xFFFF
         if 0x0010 <= element <= 0x00FF:
             return "LO"
         if element & 0xFF00:
             creator_tag = (tag & 0xFFFF0000) | (element >> 8)
-            if creator_tag in self._index:
+            if self.has(creator_tag):
                 creator = self.value(creator_tag)
                 if creator:
                     try:
@@ -196,14 +235,15 @@ class FastDataset:
         return "UN"
 
     def _encodings(self) -> list[str]:
-        if 0x00080005 in self._index:
-            charset = self.value(0x00080005)
+        if self._charset is None:
+            charset = self.value(0x00080005) if self.has(0x00080005) else None
             if charset:
-                return list(convert_encodings(charset))
-        return self._parent_encodings or [DEFAULT_ENCODING]
+                self._charset = list(convert_encodings(charset))
+            else:
+                self._charset = self._parent_encodings or [DEFAULT_ENCODING]
+        return self._charset
 
-    def _decode(self, tag: int) -> Any:
-        vr = self.vr(tag)
+    def _decode(self, tag: int, vr: str) -> Any:
         if " or " in vr:  # ambiguous dictionary VR (US or SS, OB or OW): pydicom's business
             raise FastReadError(f"ambiguous VR {vr} of {Tag(tag)}")
         _, offset, length = self._index[tag]
@@ -219,32 +259,17 @@ class FastDataset:
             return list(value) if isinstance(value, MultiValue) else value
 
     def _decode_raw(self, vr: str, raw: bytes, tag: int) -> Any:
-        if vr in _BYTES_VRS:
+        plain = _PLAIN_DECODERS.get(vr.encode("ascii"))
+        if plain is not None:
+            return plain[1](raw)
+        if vr == "UN":
             return raw
-        if vr == "DS":
-            return _multi(raw.decode(DEFAULT_ENCODING).strip(), float)
-        if vr == "IS":
-            return _multi(raw.decode(DEFAULT_ENCODING), _integer)
-        if vr == "UI":
-            return _multi(raw.decode(DEFAULT_ENCODING).rstrip("\0 "), str)
-        if vr in _PLAIN_STRING_VRS:
-            return _multi(raw.decode(DEFAULT_ENCODING), str)
         if vr in _TEXT_VRS:
             text = decode_bytes(raw, self._encodings(), TEXT_VR_DELIMS)
             items = [item.rstrip("\0 ") for item in text.split("\\")]
             return items[0] if len(items) == 1 else items
         if vr in _SINGLE_TEXT_VRS:
             return decode_bytes(raw, self._encodings(), TEXT_VR_DELIMS).rstrip("\0 ")
-        if vr in _NUMBER_FORMATS:
-            fmt = _NUMBER_FORMATS[vr]
-            size = struct.calcsize("=" + fmt)
-            if len(raw) % size:
-                raise FastReadError(f"{Tag(tag)}: {len(raw)} bytes is no multiple of {size}")
-            numbers = struct.unpack(f"<{len(raw) // size}{fmt}", raw)
-            return numbers[0] if len(numbers) == 1 else list(numbers)
-        if vr == "AE":
-            items = [item.strip() for item in raw.decode(DEFAULT_ENCODING).split("\\")]
-            return items[0] if len(items) == 1 else items
         if vr == "PN":
             return convert_PN(raw, self._encodings())
         value = convert_value(vr, self._raw_element(tag, vr, raw, 0), self._encodings())
@@ -280,13 +305,9 @@ class FastDataset:
 
 # ---------------------------------------------------------------------- value helpers
 def _tag_of(key: Any) -> int:
-    if isinstance(key, tuple):
-        return (int(key[0]) << 16) | int(key[1])
+    if type(key) is tuple and len(key) == 2 and type(key[0]) is int and type(key[1]) is int:
+        return (key[0] << 16) | key[1]
     return int(Tag(key))
-
-
-def _integer(text: str) -> int:
-    return int(text)
 
 
 def _multi(text: str, kind: Any) -> Any:
@@ -301,7 +322,78 @@ def _empty_item(kind: Any) -> Any:
     raise ValueError(f"empty {kind.__name__} item")  # pydicom keeps '' here; let it decide
 
 
+def _decode_ds(raw: bytes) -> Any:
+    return _multi(raw.decode("latin-1").strip(), float)
+
+
+def _decode_is(raw: bytes) -> Any:
+    return _multi(raw.decode("latin-1"), int)
+
+
+def _decode_ui(raw: bytes) -> Any:
+    return _multi(raw.decode("latin-1").rstrip("\0 "), str)
+
+
+def _decode_string(raw: bytes) -> Any:
+    return _multi(raw.decode("latin-1"), str)
+
+
+def _decode_ae(raw: bytes) -> Any:
+    items = [item.strip() for item in raw.decode("latin-1").split("\\")]
+    return items[0] if len(items) == 1 else items
+
+
+def _decode_bytes(raw: bytes) -> Any:
+    return raw
+
+
+def _number_decoder(fmt: str) -> Callable[[bytes], Any]:
+    size = struct.calcsize("<" + fmt)
+    one = struct.Struct("<" + fmt)
+
+    def decode(raw: bytes) -> Any:
+        if len(raw) == size:
+            return one.unpack(raw)[0]
+        if len(raw) % size:
+            raise FastReadError(f"{len(raw)} bytes is no multiple of {size} ({fmt})")
+        return list(struct.unpack(f"<{len(raw) // size}{fmt}", raw))
+
+    return decode
+
+
+#: Decoders of explicit VRs whose value needs neither a dictionary nor a character set
+#: (``latin-1`` is the ``iso8859`` pydicom uses for them).
+_PLAIN_DECODERS: dict[bytes, tuple[str, Callable[[bytes], Any]]] = {
+    b"DS": ("DS", _decode_ds),
+    b"IS": ("IS", _decode_is),
+    b"UI": ("UI", _decode_ui),
+    b"AS": ("AS", _decode_string),
+    b"CS": ("CS", _decode_string),
+    b"DA": ("DA", _decode_string),
+    b"DT": ("DT", _decode_string),
+    b"TM": ("TM", _decode_string),
+    b"AE": ("AE", _decode_ae),
+    b"OB": ("OB", _decode_bytes),
+    b"OD": ("OD", _decode_bytes),
+    b"OF": ("OF", _decode_bytes),
+    b"OL": ("OL", _decode_bytes),
+    b"OV": ("OV", _decode_bytes),
+    b"OW": ("OW", _decode_bytes),
+    b"US": ("US", _number_decoder("H")),
+    b"SS": ("SS", _number_decoder("h")),
+    b"UL": ("UL", _number_decoder("L")),
+    b"SL": ("SL", _number_decoder("l")),
+    b"FL": ("FL", _number_decoder("f")),
+    b"FD": ("FD", _number_decoder("d")),
+}
+
+
 # ---------------------------------------------------------------------- element walk
+#: What a walk returns: the position after the last element indexed, the last tag indexed,
+#: and whether it stopped at an element beyond ``until`` (not indexed; more may follow).
+WalkEnd = tuple[int, int, bool]
+
+
 def _walk(
     buf: bytes,
     pos: int,
@@ -312,17 +404,20 @@ def _walk(
     *,
     top: bool,
     item: bool,
-) -> int:
-    """Index the elements from ``pos``; returns the position after the last one read.
+    until: int = _NO_LIMIT,
+) -> WalkEnd:
+    """Index the elements from ``pos``.
 
-    Stops at pixel data (``top``), at an item delimiter (``item``, undefined-length item) or
-    at ``end``. Raises :class:`_NeedMore` when an element runs past the end of ``buf``.
+    Stops at pixel data (``top``), at an item delimiter (``item``, undefined-length item), at
+    ``end``, or before the first element whose tag is above ``until`` (unless an element
+    out of ascending order was seen: then it goes on to the end). Raises :class:`_NeedMore`
+    when an element runs past the end of ``buf``.
     """
     walk = _walk_explicit if explicit else _walk_implicit
-    pos = walk(buf, pos, end, index, seqs, top, item)
-    if pos > end:
+    done = walk(buf, pos, end, index, seqs, top, item, until)
+    if done[0] > end:
         raise FastReadError("element runs past the end of its item")
-    return pos
+    return done
 
 
 def _special(tag: int, pos: int, top: bool, item: bool) -> int | None:
@@ -344,18 +439,27 @@ def _walk_explicit(
     seqs: dict[int, Items],
     top: bool,
     item: bool,
-) -> int:
+    until: int,
+) -> WalkEnd:
     size = len(buf)
     head = _EXPLICIT_HEAD.unpack_from
+    last = -1
     while pos < end:
         if pos + 8 > size:
             raise _NeedMore
         group, element, vr, length = head(buf, pos)
         tag = (group << 16) | element
+        if tag > until:
+            return pos, last, True
+        if tag <= last:  # out of order: a later element may hold any tag, index them all
+            until = _NO_LIMIT
         if group >= 0x7FE0:
+            if item and tag == _ITEM_END:
+                return pos + 8, last, False
             stop = _special(tag, pos, top, item)
             if stop is not None:
-                return stop
+                return stop, last, False
+        last = tag
         if vr in _LONG_VRS:
             if pos + 12 > size:
                 raise _NeedMore
@@ -375,7 +479,7 @@ def _walk_explicit(
         pos += length
         if pos > size:
             raise _NeedMore
-    return pos
+    return pos, last, False
 
 
 def _walk_implicit(
@@ -386,18 +490,27 @@ def _walk_implicit(
     seqs: dict[int, Items],
     top: bool,
     item: bool,
-) -> int:
+    until: int,
+) -> WalkEnd:
     size = len(buf)
     head = _IMPLICIT_HEAD.unpack_from
+    last = -1
     while pos < end:
         if pos + 8 > size:
             raise _NeedMore
         group, element, length = head(buf, pos)
         tag = (group << 16) | element
+        if tag > until:
+            return pos, last, True
+        if tag <= last:
+            until = _NO_LIMIT
         if group >= 0x7FE0:
+            if item and tag == _ITEM_END:
+                return pos + 8, last, False
             stop = _special(tag, pos, top, item)
             if stop is not None:
-                return stop
+                return stop, last, False
+        last = tag
         pos += 8
         if length == _UNDEFINED:  # a sequence (pydicom reads it as one, whatever the tag)
             seqs[tag], pos = _walk_sequence(buf, pos, None, False)
@@ -407,7 +520,7 @@ def _walk_implicit(
         pos += length
         if pos > size:
             raise _NeedMore
-    return pos
+    return pos, last, False
 
 
 def _walk_meta(buf: bytes, index: dict[int, Entry]) -> int:
@@ -415,46 +528,90 @@ def _walk_meta(buf: bytes, index: dict[int, Entry]) -> int:
     pos = 132
     size = len(buf)
     while pos + 8 <= size and _TAG.unpack_from(buf, pos)[0] == 0x0002:
-        pos = _walk_explicit(buf, pos, pos + 1, index, {}, False, False)
+        pos = _walk_explicit(buf, pos, pos + 1, index, {}, False, False, _NO_LIMIT)[0]
     return pos
+
+
+class _LazyWalk:
+    """Where the top-level walk of one file stands; it goes on only as far as asked.
+
+    ``last`` is the highest tag up to which the index is complete (:data:`_NO_LIMIT` once the
+    walk has finished). When the walk runs past the bytes read so far, the whole file is read.
+    """
+
+    __slots__ = ("buf", "complete", "explicit", "last", "path", "pos")
+
+    def __init__(self, buf: bytes, pos: int, explicit: bool, path: Path | None) -> None:
+        self.buf = buf
+        self.pos = pos
+        self.explicit = explicit
+        self.path = path
+        self.complete = path is None or len(buf) < HEAD_BYTES
+        self.last = -1
+
+    def reach(self, tag: int, index: dict[int, Entry], seqs: dict[int, Items]) -> bytes:
+        """Index on until every element with a tag up to ``tag`` is in ``index``; the buffer."""
+        while True:
+            try:
+                pos, last, more = _walk(
+                    self.buf, self.pos, len(self.buf), self.explicit, index, seqs,
+                    top=True, item=False, until=tag,
+                )  # fmt: skip
+                break
+            except _NeedMore:
+                self._read_all()
+            except struct.error as exc:
+                raise FastReadError(f"malformed element ({exc})") from exc
+        self.pos = pos
+        self.last = max(self.last, last, tag) if more else _NO_LIMIT
+        return self.buf
+
+    def _read_all(self) -> None:
+        if self.complete or self.path is None:
+            raise FastReadError("the file ends inside an element (truncated)")
+        try:
+            whole = self.path.read_bytes()
+        except OSError as exc:
+            raise FastReadError(f"cannot read the rest of the file ({exc})") from exc
+        if not whole.startswith(self.buf):
+            raise FastReadError("the file changed while it was read")
+        self.buf, self.complete = whole, True
 
 
 def _walk_sequence(buf: bytes, pos: int, end: int | None, explicit: bool) -> tuple[Items, int]:
     """Items of a sequence starting at ``pos`` (``end`` None: undefined length)."""
     size = len(buf)
+    walk = _walk_explicit if explicit else _walk_implicit
+    head = _IMPLICIT_HEAD.unpack_from
     items: Items = []
     while end is None or pos < end:
         if pos + 8 > size:
             raise _NeedMore
-        group, element, length = _IMPLICIT_HEAD.unpack_from(buf, pos)
+        group, element, length = head(buf, pos)
         tag = (group << 16) | element
         pos += 8
         if tag == _SEQUENCE_END and end is None:
             return items, pos
         if tag != _ITEM:
             raise FastReadError(f"{Tag(tag)} where a sequence item was expected")
+        first_is_element = explicit and length and pos + 6 <= size and buf[pos + 1] != 0xFF
+        if first_is_element and not _looks_explicit(buf, pos):  # pydicom: implicit VR item
+            raise FastReadError("implicit VR item in an explicit VR file")
         index: dict[int, Entry] = {}
         seqs: dict[int, Items] = {}
-        if length:
-            _check_item_vr(buf, pos, explicit)
         if length == _UNDEFINED:
-            pos = _walk(buf, pos, size, explicit, index, seqs, top=False, item=True)
+            pos = walk(buf, pos, size, index, seqs, False, True, _NO_LIMIT)[0]
         else:
-            if pos + length > size:
+            item_end = pos + length
+            if item_end > size:
                 raise _NeedMore
-            pos = _walk(buf, pos, pos + length, explicit, index, seqs, top=False, item=False)
+            pos = walk(buf, pos, item_end, index, seqs, False, False, _NO_LIMIT)[0]
+            if pos > item_end:
+                raise FastReadError("element runs past the end of its item")
         items.append((index, seqs))
     if end is not None and pos != end:
         raise FastReadError("sequence items do not fill the sequence length")
     return items, pos
-
-
-def _check_item_vr(buf: bytes, pos: int, explicit: bool) -> None:
-    """An explicit-VR file may hold implicit-VR items (pydicom switches): not handled here."""
-    if explicit and pos + 6 <= len(buf):
-        group = _TAG.unpack_from(buf, pos)[0]
-        if group != 0xFFFE and not _looks_explicit(buf, pos):
-            raise FastReadError("implicit VR item in an explicit VR file")
 
 
 def _looks_explicit(buf: bytes, pos: int) -> bool:
@@ -463,21 +620,25 @@ def _looks_explicit(buf: bytes, pos: int) -> bool:
 
 
 # ---------------------------------------------------------------------- file level
-def parse_header(buf: bytes) -> FastDataset:
-    """Index the header of a DICOM file held in ``buf`` (preamble, meta, dataset).
+def parse_header(buf: bytes, path: Path | None = None) -> FastDataset:
+    """The header of a DICOM file whose first bytes are ``buf``; indexed lazily.
+
+    ``path``, when given, is read whole if the header runs past ``buf`` (and ``buf`` holds
+    :data:`HEAD_BYTES`); without it ``buf`` must be the whole file.
 
     Raises
     ------
     FastReadError
-        When pydicom must read the file (see the module docstring).
-    _NeedMore
-        When ``buf`` ends inside the header.
+        When pydicom must read the file (see the module docstring); also later, from the
+        returned dataset, when a problem lies further in the file.
     """
     if len(buf) < 144 or buf[128:132] != b"DICM":
         raise FastReadError("no DICM preamble")
-    size = len(buf)
     meta_index: dict[int, Entry] = {}
-    pos = _walk_meta(buf, meta_index)
+    try:
+        pos = _walk_meta(buf, meta_index)
+    except _NeedMore as exc:
+        raise FastReadError("the file meta information runs past the bytes read") from exc
     meta = FastDataset(buf, meta_index, {}, explicit=True)
     syntax = meta.get("TransferSyntaxUID")
     if not isinstance(syntax, str) or not syntax:
@@ -488,30 +649,26 @@ def parse_header(buf: bytes) -> FastDataset:
         explicit = True  # explicit VR little endian, also for every compressed syntax
     else:
         raise FastReadError(f"transfer syntax {syntax} is read by pydicom")
-    if pos + 6 <= size and _looks_explicit(buf, pos) != explicit:
+    if pos + 6 <= len(buf) and _looks_explicit(buf, pos) != explicit:
         raise FastReadError("the data disagree with the transfer syntax's VR encoding")
-    index: dict[int, Entry] = {}
-    seqs: dict[int, Items] = {}
-    _walk(buf, pos, size, explicit, index, seqs, top=True, item=False)
-    return FastDataset(buf, index, seqs, explicit=explicit, file_meta=meta)
+    lazy = _LazyWalk(buf, pos, explicit, path)
+    return FastDataset(buf, {}, {}, explicit=explicit, file_meta=meta, lazy=lazy)
 
 
 def read_fast_header(path: Path) -> FastDataset | None:
-    """The header of ``path`` read by the fast reader, or ``None`` when pydicom must read it.
+    """The header of ``path`` for the fast reader, or ``None`` when pydicom must read it.
 
-    Only the first :data:`HEAD_BYTES` are read unless the header runs past them.
+    Only the first :data:`HEAD_BYTES` are read until a question needs more. Problems further
+    in the file raise :class:`FastReadError` from the dataset's methods.
     """
     try:
         with path.open("rb") as handle:
             buf = handle.read(HEAD_BYTES)
-            if len(buf) < 144 or buf[128:132] != b"DICM":
-                return None
-            try:
-                return parse_header(buf)
-            except _NeedMore:
-                if len(buf) < HEAD_BYTES:
-                    return None  # the file ends inside its header: truncated
-                buf += handle.read()
-            return parse_header(buf)
-    except (_NeedMore, FastReadError, OSError, struct.error):
+    except OSError:
+        return None
+    if len(buf) < 144 or buf[128:132] != b"DICM":
+        return None
+    try:
+        return parse_header(buf, path)
+    except (FastReadError, struct.error):
         return None

@@ -163,22 +163,49 @@ def private_value(ds: HeaderSource, group: int, creators: tuple[str, ...], eleme
 
     ``element`` is the low byte (e.g. ``0x0C`` for (0019,xx0C)). When no matching creator
     is found, the conventional block ``0x10`` is read (de-identified files often keep the
-    data but drop creators).
+    data but drop creators). Use :class:`PrivateTags` to look up several elements.
     """
-    wanted = {c.upper() for c in creators}
-    for slot in range(0x10, 0x100):
-        creator = ds.get((group, slot))
-        if creator is None:
-            if slot > 0x20:
-                break
-            continue
-        if str(creator.value).strip().upper() in wanted:
-            found = ds.get((group, (slot << 8) | element))
-            return None if found is None else found.value
-    if (group, 0x0010) in ds:  # the block belongs to another creator (another vendor)
-        return None
-    fallback = ds.get((group, 0x1000 | element))
-    return None if fallback is None else fallback.value
+    return PrivateTags(ds).value(group, creators, element)
+
+
+class PrivateTags:
+    """Private elements of one dataset; each group's creators are read once.
+
+    Creators are read from slot (gggg,0010) on; a missing slot ends the search once past
+    (gggg,0020).
+    """
+
+    def __init__(self, ds: HeaderSource) -> None:
+        self._ds = ds
+        self._creators: dict[int, dict[int, str]] = {}
+
+    def creators(self, group: int) -> dict[int, str]:
+        """``{slot: creator name upper-cased}`` of ``group`` in ascending slot order."""
+        found = self._creators.get(group)
+        if found is None:
+            found = {}
+            for slot in range(0x10, 0x100):
+                creator = self._ds.get((group, slot))
+                if creator is None:
+                    if slot > 0x20:
+                        break
+                    continue
+                found[slot] = str(creator.value).strip().upper()
+            self._creators[group] = found
+        return found
+
+    def value(self, group: int, creators: tuple[str, ...], element: int) -> Any:
+        """Value of (gggg,xxEE) in the block of the first creator named in ``creators``."""
+        wanted = {c.upper() for c in creators}
+        by_slot = self.creators(group)
+        for slot, name in by_slot.items():
+            if name in wanted:
+                found = self._ds.get((group, (slot << 8) | element))
+                return None if found is None else found.value
+        if 0x10 in by_slot:  # the block belongs to another creator (another vendor)
+            return None
+        fallback = self._ds.get((group, 0x1000 | element))
+        return None if fallback is None else fallback.value
 
 
 def vec3(values: Any) -> Vec3 | None:

@@ -173,6 +173,8 @@ def _build_volume(
 
 
 def _trace(arrays: Sequence[npt.NDArray[np.float32]], how: TraceMean) -> npt.NDArray[np.float32]:
+    if len(arrays) == 1:  # the mean of one image is the image (float32 -> float64 -> float32)
+        return arrays[0]
     stack = np.stack(arrays, axis=0).astype(np.float64)
     if TraceMean(how) is TraceMean.ARITHMETIC or len(arrays) == 1:
         return np.asarray(stack.mean(axis=0), dtype=np.float32)
