@@ -36,7 +36,10 @@ def displacement_stats(
         reference.GetSpacing(),
         reference.GetDirection(),
     )
-    jacobian = sitk.GetArrayViewFromImage(sitk.DisplacementFieldJacobianDeterminant(field))
+    # keep the image alive while its array view is used (a view of a temporary reads freed
+    # memory: wrong values, or a crash where the allocator returns memory to the OS)
+    jacobian_image = sitk.DisplacementFieldJacobianDeterminant(field)
+    jacobian = sitk.GetArrayViewFromImage(jacobian_image)
     norms = np.linalg.norm(sitk.GetArrayViewFromImage(field), axis=-1)
     inside = np.ones(jacobian.shape, bool)
     if mask is not None:
