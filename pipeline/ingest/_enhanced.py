@@ -32,9 +32,7 @@ def _lookup(
     frame: HeaderSource | None, shared: HeaderSource | None, sequence: str, keyword: str
 ) -> Any:
     for group in (frame, shared):
-        if group is None or sequence not in group:
-            continue
-        seq = group.get(sequence)
+        seq = None if group is None else group.get(sequence)
         if seq and keyword in seq[0]:
             return seq[0].get(keyword)
     return None

@@ -39,15 +39,26 @@ EXPLICIT_LITTLE = "1.2.840.10008.1.2.1"
 NOT_EXPLICIT_LITTLE = frozenset({"1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"})
 DEFAULT_ENCODING = "iso8859"
 
-_LONG_VRS = frozenset(
-    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
-)
-_SHORT_VRS = frozenset(
-    {
-        b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT",
-        b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
-    }
+_LONG_VRS = ("OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV")
+_SHORT_VRS = (
+    "AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT",
+    "PN", "SH", "SL", "SS", "ST", "TM", "UI", "UL", "US",
 )  # fmt: skip
+
+
+def _vr_code(vr: str) -> int:
+    """A VR's two ASCII letters read as a little-endian 16-bit number (how the walk sees it)."""
+    return int.from_bytes(vr.encode("ascii"), "little")
+
+
+def _vr_text(code: int) -> str:
+    return code.to_bytes(2, "little").decode("latin-1")
+
+
+_LONG_VR_CODES = frozenset(_vr_code(vr) for vr in _LONG_VRS)
+_SHORT_VR_CODES = frozenset(_vr_code(vr) for vr in _SHORT_VRS)
+_SQ_CODE = _vr_code("SQ")
+_VR_NAMES = {_vr_code(vr): vr for vr in (*_LONG_VRS, *_SHORT_VRS)}
 _TEXT_VRS = frozenset({"LO", "SH", "UC"})
 _SINGLE_TEXT_VRS = frozenset({"LT", "ST", "UT"})
 _UNDEFINED = 0xFFFFFFFF
@@ -56,13 +67,13 @@ _ITEM = 0xFFFEE000
 _ITEM_END = 0xFFFEE00D
 _SEQUENCE_END = 0xFFFEE0DD
 _TAG = struct.Struct("<HH")
-_EXPLICIT_HEAD = struct.Struct("<HH2sH")
+_EXPLICIT_HEAD = struct.Struct("<HHHH")  # group, element, VR (2 ASCII letters as a number), length
 _IMPLICIT_HEAD = struct.Struct("<HHL")
 _U32 = struct.Struct("<L")
 
-#: ``(VR as written or None for implicit VR, value offset, value length)``; length -1: an
-#: undefined-length sequence, already walked.
-Entry = tuple[bytes | None, int, int]
+#: ``(VR as written (see :func:`_vr_code`) or None for implicit VR, value offset, value
+#: length)``; length -1: an undefined-length sequence, already walked.
+Entry = tuple[int | None, int, int]
 #: Items of a walked sequence: per item its element index and its walked sequences.
 Items = list[tuple[dict[int, Entry], dict[int, "Items"]]]
 
@@ -165,6 +176,23 @@ class FastDataset:
             self._buf = lazy.reach(tag | 0xFFFF, self._index, self._seqs)  # the whole group
         return tag in self._index
 
+    def private_creators(self, group: int) -> dict[int, str]:
+        """``{slot: creator upper-cased}`` of (gggg,0010-00FF), as :class:`PrivateTags` reads them.
+
+        Slots are read from 0x10 on; a missing one ends the search once past 0x20.
+        """
+        base = group << 16
+        self.has(base | 0x00FF)
+        index = self._index
+        found: dict[int, str] = {}
+        for slot in range(0x10, 0x100):
+            if base | slot not in index:
+                if slot > 0x20:
+                    break
+                continue
+            found[slot] = str(self.element(base | slot)[1]).strip().upper()
+        return found
+
     def __iter__(self) -> Iterator[int]:
         """Tags present, ascending."""
         self.has(_NO_LIMIT)
@@ -208,7 +236,7 @@ class FastDataset:
                 if (tag >> 16) & 1:
                     return self._private_vr(tag)
                 return "UL" if tag & 0xFFFF == 0 else "UN"
-        vr = raw_vr.decode("ascii")
+        vr = _VR_NAMES[raw_vr]
         if vr == "UN":  # pydicom's replace_un_with_known_vr
             if (tag >> 16) & 1:
                 return self._private_vr(tag)
@@ -259,7 +287,7 @@ class FastDataset:
             return list(value) if isinstance(value, MultiValue) else value
 
     def _decode_raw(self, vr: str, raw: bytes, tag: int) -> Any:
-        plain = _PLAIN_DECODERS.get(vr.encode("ascii"))
+        plain = _PLAIN_DECODERS.get(_vr_code(vr)) if len(vr) == 2 else None
         if plain is not None:
             return plain[1](raw)
         if vr == "UN":
@@ -363,28 +391,31 @@ def _number_decoder(fmt: str) -> Callable[[bytes], Any]:
 
 #: Decoders of explicit VRs whose value needs neither a dictionary nor a character set
 #: (``latin-1`` is the ``iso8859`` pydicom uses for them).
-_PLAIN_DECODERS: dict[bytes, tuple[str, Callable[[bytes], Any]]] = {
-    b"DS": ("DS", _decode_ds),
-    b"IS": ("IS", _decode_is),
-    b"UI": ("UI", _decode_ui),
-    b"AS": ("AS", _decode_string),
-    b"CS": ("CS", _decode_string),
-    b"DA": ("DA", _decode_string),
-    b"DT": ("DT", _decode_string),
-    b"TM": ("TM", _decode_string),
-    b"AE": ("AE", _decode_ae),
-    b"OB": ("OB", _decode_bytes),
-    b"OD": ("OD", _decode_bytes),
-    b"OF": ("OF", _decode_bytes),
-    b"OL": ("OL", _decode_bytes),
-    b"OV": ("OV", _decode_bytes),
-    b"OW": ("OW", _decode_bytes),
-    b"US": ("US", _number_decoder("H")),
-    b"SS": ("SS", _number_decoder("h")),
-    b"UL": ("UL", _number_decoder("L")),
-    b"SL": ("SL", _number_decoder("l")),
-    b"FL": ("FL", _number_decoder("f")),
-    b"FD": ("FD", _number_decoder("d")),
+_PLAIN_DECODERS: dict[int, tuple[str, Callable[[bytes], Any]]] = {
+    _vr_code(vr): (vr, decode)
+    for vr, decode in {
+        "DS": _decode_ds,
+        "IS": _decode_is,
+        "UI": _decode_ui,
+        "AS": _decode_string,
+        "CS": _decode_string,
+        "DA": _decode_string,
+        "DT": _decode_string,
+        "TM": _decode_string,
+        "AE": _decode_ae,
+        "OB": _decode_bytes,
+        "OD": _decode_bytes,
+        "OF": _decode_bytes,
+        "OL": _decode_bytes,
+        "OV": _decode_bytes,
+        "OW": _decode_bytes,
+        "US": _number_decoder("H"),
+        "SS": _number_decoder("h"),
+        "UL": _number_decoder("L"),
+        "SL": _number_decoder("l"),
+        "FL": _number_decoder("f"),
+        "FD": _number_decoder("d"),
+    }.items()
 }
 
 
@@ -441,44 +472,44 @@ def _walk_explicit(
     item: bool,
     until: int,
 ) -> WalkEnd:
-    size = len(buf)
     head = _EXPLICIT_HEAD.unpack_from
+    long_vrs = _LONG_VR_CODES
+    short_vrs = _SHORT_VR_CODES
     last = -1
-    while pos < end:
-        if pos + 8 > size:
-            raise _NeedMore
-        group, element, vr, length = head(buf, pos)
-        tag = (group << 16) | element
-        if tag > until:
-            return pos, last, True
-        if tag <= last:  # out of order: a later element may hold any tag, index them all
-            until = _NO_LIMIT
-        if group >= 0x7FE0:
-            if item and tag == _ITEM_END:
-                return pos + 8, last, False
-            stop = _special(tag, pos, top, item)
-            if stop is not None:
-                return stop, last, False
-        last = tag
-        if vr in _LONG_VRS:
-            if pos + 12 > size:
-                raise _NeedMore
-            length = _U32.unpack_from(buf, pos + 8)[0]
-            pos += 12
-            if length == _UNDEFINED:
-                if vr != b"SQ":
-                    raise FastReadError(f"{vr!r} of undefined length at {Tag(tag)}")
-                seqs[tag], pos = _walk_sequence(buf, pos, None, True)
-                index[tag] = (vr, pos, -1)
-                continue
-        elif vr in _SHORT_VRS:
-            pos += 8
-        else:
-            raise FastReadError(f"unknown VR {vr!r} at {Tag(tag)}")
-        index[tag] = (vr, pos, length)
-        pos += length
-        if pos > size:
-            raise _NeedMore
+    try:
+        while pos < end:
+            group, element, vr, length = head(buf, pos)
+            tag = (group << 16) | element
+            if tag > until:
+                return pos, last, True
+            if tag <= last:  # out of order: a later element may hold any tag, index them all
+                until = _NO_LIMIT
+            if group >= 0x7FE0:
+                if item and tag == _ITEM_END:
+                    return pos + 8, last, False
+                stop = _special(tag, pos, top, item)
+                if stop is not None:
+                    return stop, last, False
+            last = tag
+            if vr in long_vrs:
+                length = _U32.unpack_from(buf, pos + 8)[0]
+                pos += 12
+                if length == _UNDEFINED:
+                    if vr != _SQ_CODE:
+                        raise FastReadError(f"{_vr_text(vr)} of undefined length at {Tag(tag)}")
+                    seqs[tag], pos = _walk_sequence(buf, pos, None, True)
+                    index[tag] = (vr, pos, -1)
+                    continue
+            elif vr in short_vrs:
+                pos += 8
+            else:
+                raise FastReadError(f"unknown VR {_vr_text(vr)} at {Tag(tag)}")
+            index[tag] = (vr, pos, length)
+            pos += length
+    except struct.error as exc:  # an element header past the end of the bytes read
+        raise _NeedMore from exc
+    if pos > len(buf):
+        raise _NeedMore
     return pos, last, False
 
 
@@ -662,7 +693,7 @@ def read_fast_header(path: Path) -> FastDataset | None:
     in the file raise :class:`FastReadError` from the dataset's methods.
     """
     try:
-        with path.open("rb") as handle:
+        with open(path, "rb", buffering=0) as handle:  # one read; a short one only costs speed
             buf = handle.read(HEAD_BYTES)
     except OSError:
         return None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from pipeline.ingest._fastdicom import FastDataset
 from pipeline.study import PatientIdentity
 
 Vec3 = tuple[float, float, float]
@@ -182,6 +183,8 @@ class PrivateTags:
     def creators(self, group: int) -> dict[int, str]:
         """``{slot: creator name upper-cased}`` of ``group`` in ascending slot order."""
         found = self._creators.get(group)
+        if found is None and isinstance(self._ds, FastDataset):
+            found = self._creators[group] = self._ds.private_creators(group)
         if found is None:
             found = {}
             for slot in range(0x10, 0x100):

@@ -173,13 +173,16 @@ def _build_volume(
 
 
 def _trace(arrays: Sequence[npt.NDArray[np.float32]], how: TraceMean) -> npt.NDArray[np.float32]:
+    """Arithmetic or geometric mean image (float64 arithmetic; 0 where an image is <= 0)."""
     if len(arrays) == 1:  # the mean of one image is the image (float32 -> float64 -> float32)
         return arrays[0]
-    stack = np.stack(arrays, axis=0).astype(np.float64)
-    if TraceMean(how) is TraceMean.ARITHMETIC or len(arrays) == 1:
+    stack = np.stack(arrays, axis=0, dtype=np.float64)
+    if TraceMean(how) is TraceMean.ARITHMETIC:
         return np.asarray(stack.mean(axis=0), dtype=np.float32)
-    positive = np.all(stack > 0, axis=0)
-    logs = np.log(np.where(stack > 0, stack, 1.0))
+    valid = stack > 0
+    positive = np.all(valid, axis=0)
+    np.copyto(stack, 1.0, where=~valid)  # log(1) = 0 for the images that are not positive
+    logs = np.log(stack, out=stack)
     return np.asarray(np.where(positive, np.exp(logs.mean(axis=0)), 0.0), dtype=np.float32)
 
 
