@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from pipeline import RESEARCH_USE_STATEMENT, __version__
+from pipeline.batch._cli import batch_command
 from pipeline.device import DeviceChoice
 from pipeline.errors import InputError, PipelineError
 from pipeline.evaluate._cli import evaluate_command
@@ -307,6 +308,8 @@ def run(
     if result.error is not None:
         raise typer.Exit(EXIT_BAD_INPUT)
 
+
+app.command("batch")(batch_command)
 
 train_app = typer.Typer(
     help="Train the scorers on phantom cohorts (generated on the fly) or on your labelled data.",
