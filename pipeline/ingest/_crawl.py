@@ -209,7 +209,7 @@ def _fast_outcome(
         return None
     try:
         return _examine(ds, path, rules, identities)
-    except FastReadError:
+    except Exception:  # FastReadError, or anything odd: pydicom reads it and says what is wrong
         return None
 
 
@@ -225,11 +225,18 @@ def _pydicom_outcome(
             )
         return _Outcome(skipped=True)
     except Exception as exc:  # one bad file must not stop the crawl
-        return _Outcome(
-            error=f"file {path}: unreadable DICOM header ({type(exc).__name__}: {exc}); skipped",
-            skipped=True,
-        )
-    return _examine(ds, path, rules, identities)
+        return _unreadable(path, exc)
+    try:
+        return _examine(ds, path, rules, identities)
+    except Exception as exc:  # pydicom decodes on access: e.g. a number of the wrong length
+        return _unreadable(path, exc)
+
+
+def _unreadable(path: Path, exc: Exception) -> _Outcome:
+    return _Outcome(
+        error=f"file {path}: unreadable DICOM header ({type(exc).__name__}: {exc}); skipped",
+        skipped=True,
+    )
 
 
 def _examine(

@@ -2,16 +2,24 @@
 
 :func:`read_fast_header` walks the element stream with :mod:`struct` and keeps an index
 ``tag -> (VR, offset, length)``; values are decoded only when asked for, with the same rules
-as pydicom (VR lookup for implicit VR and explicit ``UN``, character sets, multi-values,
-empty values), so that :class:`FastDataset` answers ``get``/``in`` exactly as a pydicom
-``Dataset`` read with ``stop_before_pixels=True`` would. Sequences (Enhanced MR functional
-groups, private sequences) are walked as well and read as lists of :class:`FastDataset`.
+as pydicom (VR lookup for implicit VR and explicit ``UN``, private dictionary through the
+creator, character sets, multi-values, empty values), so that :class:`FastDataset` answers
+``get`` / ``in`` as a pydicom ``Dataset`` read with ``stop_before_pixels=True`` does.
+Sequences (Enhanced MR functional groups, private sequences) are read as lists of
+:class:`FastDataset`. The top level is walked lazily, only as far as the tags asked for
+(whole groups at a time): ingestion needs nothing after the vendor groups (2001/2005) of a
+classic image, so most of a Philips header is never walked.
 
-It returns ``None`` (the caller then reads the file with pydicom) for anything it does not
-handle: no ``DICM`` preamble, gzip, big-endian or deflated transfer syntaxes, a transfer syntax
-that disagrees with the data, unknown VRs, ``UN`` of undefined length, elements running past
-the end of the file (truncated files). A problem found only while decoding a value raises
-:class:`FastReadError`, on which the caller also falls back to pydicom.
+Anything it does not handle goes to pydicom: :func:`read_fast_header` returns ``None`` for no
+``DICM`` preamble, gzip, big-endian or deflated transfer syntaxes, or a transfer syntax that
+disagrees with the data; a problem met later (unknown VR, ``UN`` of undefined length, an
+implicit-VR item in an explicit-VR file, an element past the end of the file, a number of
+the wrong length, an ambiguous dictionary VR, an element out of ascending tag order) raises
+:class:`FastReadError`, on which the caller reads the file with pydicom.
+
+Known difference: elements out of tag order *after* the last tag asked for are not seen
+(the walk stops before them); pydicom, which reads to the pixel data, would let a repeated
+tag there replace the earlier one. DICOM requires ascending order (PS3.5 7.1).
 """
 
 from __future__ import annotations
@@ -102,8 +110,8 @@ class FastDataset:
     pydicom's (``DSfloat`` / ``IS`` / ``UID`` come back as ``float`` / ``int`` / ``str``).
 
     The top level of a file is indexed lazily: a question about tag ``t`` walks on until the
-    next element's tag is greater than ``t`` (elements are stored in ascending order; once
-    one is found out of order, the rest of the file is indexed at once).
+    next element's tag is above ``t``'s group (elements are stored in ascending order; one
+    found out of order raises :class:`FastReadError`).
     """
 
     __slots__ = (
@@ -440,9 +448,9 @@ def _walk(
     """Index the elements from ``pos``.
 
     Stops at pixel data (``top``), at an item delimiter (``item``, undefined-length item), at
-    ``end``, or before the first element whose tag is above ``until`` (unless an element
-    out of ascending order was seen: then it goes on to the end). Raises :class:`_NeedMore`
-    when an element runs past the end of ``buf``.
+    ``end``, or before the first element whose tag is above ``until``. Raises
+    :class:`_NeedMore` when an element runs past the end of ``buf``, :class:`FastReadError`
+    on an element out of ascending tag order.
     """
     walk = _walk_explicit if explicit else _walk_implicit
     done = walk(buf, pos, end, index, seqs, top, item, until)
@@ -482,8 +490,8 @@ def _walk_explicit(
             tag = (group << 16) | element
             if tag > until:
                 return pos, last, True
-            if tag <= last:  # out of order: a later element may hold any tag, index them all
-                until = _NO_LIMIT
+            if tag <= last:  # out of order (or repeated): pydicom's last-one-wins is its business
+                raise FastReadError(f"element {Tag(tag)} out of ascending order")
             if group >= 0x7FE0:
                 if item and tag == _ITEM_END:
                     return pos + 8, last, False
@@ -534,7 +542,7 @@ def _walk_implicit(
         if tag > until:
             return pos, last, True
         if tag <= last:
-            until = _NO_LIMIT
+            raise FastReadError(f"element {Tag(tag)} out of ascending order")
         if group >= 0x7FE0:
             if item and tag == _ITEM_END:
                 return pos + 8, last, False
