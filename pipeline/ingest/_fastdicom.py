@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from pydicom.charset import TEXT_VR_DELIMS, convert_encodings, decode_bytes
-from pydicom.datadict import dictionary_VR, private_dictionary_VR, tag_for_keyword
+from pydicom.datadict import dictionary_VR, keyword_dict, private_dictionary_VR
 from pydicom.dataelem import RawDataElement, empty_value_for_VR
 from pydicom.multival import MultiValue
 from pydicom.tag import Tag
@@ -71,6 +71,7 @@ _TEXT_VRS = frozenset({"LO", "SH", "UC"})
 _SINGLE_TEXT_VRS = frozenset({"LT", "ST", "UT"})
 _UNDEFINED = 0xFFFFFFFF
 _NO_LIMIT = 1 << 32  # above every tag
+_tag_for_keyword = keyword_dict.get  # pydicom's tag_for_keyword without the extra call
 _ITEM = 0xFFFEE000
 _ITEM_END = 0xFFFEE00D
 _SEQUENCE_END = 0xFFFEE0DD
@@ -152,7 +153,7 @@ class FastDataset:
         """Value for a keyword; :class:`FastElement` for a tag; ``default`` when absent."""
         by_keyword = type(key) is str
         if by_keyword:
-            tag = tag_for_keyword(key)
+            tag = _tag_for_keyword(key)
             if tag is None:
                 return default
         else:
@@ -169,7 +170,7 @@ class FastDataset:
 
     def __contains__(self, key: Any) -> bool:
         if type(key) is str:
-            tag = tag_for_keyword(key)
+            tag = _tag_for_keyword(key)
             return tag is not None and self.has(tag)
         try:
             tag = _tag_of(key)

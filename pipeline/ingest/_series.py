@@ -173,17 +173,29 @@ def _build_volume(
 
 
 def _trace(arrays: Sequence[npt.NDArray[np.float32]], how: TraceMean) -> npt.NDArray[np.float32]:
-    """Arithmetic or geometric mean image (float64 arithmetic; 0 where an image is <= 0)."""
+    """Arithmetic or geometric mean image (float64 arithmetic; 0 where an image is <= 0).
+
+    Images are summed one after the other in float64, in the order numpy's ``mean(axis=0)``
+    of their stack would add them, without building the stack.
+    """
     if len(arrays) == 1:  # the mean of one image is the image (float32 -> float64 -> float32)
         return arrays[0]
-    stack = np.stack(arrays, axis=0, dtype=np.float64)
-    if TraceMean(how) is TraceMean.ARITHMETIC:
-        return np.asarray(stack.mean(axis=0), dtype=np.float32)
-    valid = stack > 0
-    positive = np.all(valid, axis=0)
-    np.copyto(stack, 1.0, where=~valid)  # log(1) = 0 for the images that are not positive
-    logs = np.log(stack, out=stack)
-    return np.asarray(np.where(positive, np.exp(logs.mean(axis=0)), 0.0), dtype=np.float32)
+    geometric = TraceMean(how) is TraceMean.GEOMETRIC
+    total = np.zeros(arrays[0].shape, dtype=np.float64)
+    positive = np.ones(arrays[0].shape, dtype=bool)
+    term = np.empty(arrays[0].shape, dtype=np.float64)
+    for array in arrays:
+        np.copyto(term, array)
+        if geometric:
+            valid = term > 0
+            positive &= valid
+            np.copyto(term, 1.0, where=~valid)  # log(1) = 0 for an image that is not positive
+            np.log(term, out=term)
+        total += term
+    total /= len(arrays)
+    if not geometric:
+        return total.astype(np.float32)
+    return np.asarray(np.where(positive, np.exp(total), 0.0), dtype=np.float32)
 
 
 def _combine_dwi(built: Sequence[tuple[VolumeGroup, Volume]], rules: SeriesRulesConfig) -> Volume:
