@@ -22,7 +22,7 @@ from pydicom.errors import InvalidDicomError
 from pipeline.config.series_rules import SeriesRulesConfig
 from pipeline.ingest._bvalues import classic_diffusion
 from pipeline.ingest._enhanced import enhanced_records, is_multiframe
-from pipeline.ingest._fastdicom import FastReadError, read_fast_header
+from pipeline.ingest._fastdicom import read_fast_header
 from pipeline.ingest._headers import (
     IMAGE_SOP_CLASSES,
     RTSTRUCT,
@@ -286,6 +286,6 @@ def header_records(path: Path, rules: SeriesRulesConfig) -> list[SliceRecord]:
     if fast is not None:
         try:
             return records_of(fast, path, rules)
-        except FastReadError:
+        except Exception:  # FastReadError or anything odd: pydicom reads it and says why
             pass
     return records_of(read_dataset(path, pixels=False), path, rules)

@@ -500,7 +500,9 @@ def _walk_explicit(
                 if stop is not None:
                     return stop, last, False
             last = tag
-            if vr in long_vrs:
+            if vr in short_vrs:
+                pos += 8
+            elif vr in long_vrs:
                 length = _U32.unpack_from(buf, pos + 8)[0]
                 pos += 12
                 if length == _UNDEFINED:
@@ -509,8 +511,6 @@ def _walk_explicit(
                     seqs[tag], pos = _walk_sequence(buf, pos, None, True)
                     index[tag] = (vr, pos, -1)
                     continue
-            elif vr in short_vrs:
-                pos += 8
             else:
                 raise FastReadError(f"unknown VR {_vr_text(vr)} at {Tag(tag)}")
             index[tag] = (vr, pos, length)
