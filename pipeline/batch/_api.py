@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 STUDIES_DIR = "studies"
 TEMP_DIR = ".tmp"
 LOCK_FILE = ".lock"
+#: Key prefix of a task in which no study could be read (hash of its input path and entry).
+FALLBACK_PREFIX = "in-"
 
 #: ``progress(phase, done, total)``; phases ``"planning"`` and ``"running"``.
 Progress = Callable[[str, int, int], None]
@@ -142,7 +144,7 @@ def _study_key(
     task: StudyTask, *, rules: SeriesRulesConfig, known: str | None
 ) -> tuple[str, str | None]:
     """The task's study key, and why the task cannot run (None: it can)."""
-    fallback = deidentified_key("input", str(task.study_dir), task.entry, prefix="in-")
+    fallback = deidentified_key("input", str(task.study_dir), task.entry, prefix=FALLBACK_PREFIX)
     if task.problem is not None:
         return fallback, task.problem
     if task.study_key is not None:
@@ -171,13 +173,23 @@ def _study_key(
 
 
 def _plan(
-    tasks: list[StudyTask], *, config: PipelineConfig, known: Callable[[str], str | None]
+    tasks: list[StudyTask],
+    *,
+    config: PipelineConfig,
+    known: Callable[[str], str | None],
+    progress: Progress | None,
 ) -> list[_Planned]:
+    """Hash every task's inputs and find its study key (from the ledger, else by a scan)."""
     planned = []
-    for task in tasks:
+    for done, task in enumerate(tasks, start=1):
         digest = input_hash(task)
-        key, problem = _study_key(task, rules=config.series_rules, known=known(digest))
+        cached = known(digest)
+        if cached is not None and cached.startswith(FALLBACK_PREFIX):
+            cached = None  # no study was found in these inputs last time: look again
+        key, problem = _study_key(task, rules=config.series_rules, known=cached)
         planned.append(_Planned(task, key, digest, problem))
+        if progress is not None:
+            progress("planning", done, len(tasks))
     seen: dict[str, str] = {}
     for item in planned:
         if item.key in seen:
@@ -336,6 +348,7 @@ def run_batch(
     with _exclusive(out_dir):
         _empty(temp_root)
         temp_root.mkdir(exist_ok=True)
+        (out_dir / STUDIES_DIR).mkdir(exist_ok=True)
         tasks = discover_tasks(
             input_path,
             kind=options.input_kind,
@@ -350,9 +363,7 @@ def run_batch(
             batch_id = ledger.begin_batch()
             if progress is not None:
                 progress("planning", 0, len(tasks))
-            planned = _plan(tasks, config=config, known=ledger.key_for_input)
-            if progress is not None:
-                progress("planning", len(tasks), len(tasks))
+            planned = _plan(tasks, config=config, known=ledger.key_for_input, progress=progress)
             rows = ledger.rows()
             jobs: list[StudyJob] = []
             for item in planned:

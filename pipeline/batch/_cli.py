@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pipeline.batch._api import BatchSummary
 
 EXIT_STUDIES_FAILED = 2
+EXIT_INTERRUPTED = 130
 
 
 @contextmanager
@@ -124,7 +125,7 @@ def batch_command(
         typer.Option(
             min=1,
             help="Worker processes of the local Dask cluster, each running one study at a "
-            "time. Default: one per CPU core.",
+            "time (--gpu-batch: several). Default: one per CPU core. Ignored with --scheduler.",
         ),
     ] = None,
     scheduler: Annotated[
@@ -155,7 +156,7 @@ def batch_command(
         typer.Option(
             min=1,
             help="Threads one study uses (NumPy/BLAS, SimpleITK, PyTorch). Keep workers x "
-            "compute threads <= cores.",
+            "gpu-batch x compute threads <= cores.",
         ),
     ] = 1,
     gpu_batch: Annotated[
@@ -217,7 +218,8 @@ def batch_command(
 
     Results: OUT/results.csv and OUT/results.parquet, one row per study with de-identified
     keys (columns in the README). Exit codes: 0 every study done, 1 bad input, 2 one or more
-    studies failed (listed at the end). Research use only, not a medical device.
+    studies failed (listed at the end), 130 interrupted (Ctrl-C; run again to resume).
+    Research use only, not a medical device.
     """
     from pipeline.batch._api import BatchOptions, default_workers, run_batch
     from pipeline.cli import _configure_logging, _fail, _require
@@ -252,6 +254,9 @@ def batch_command(
             )
     except PipelineError as exc:
         raise _fail(exc) from exc
+    except KeyboardInterrupt:
+        typer.echo("interrupted: run the same command again to resume", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     _report(summary)
     if not summary.ok:
         raise typer.Exit(EXIT_STUDIES_FAILED)

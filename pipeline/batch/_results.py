@@ -110,7 +110,7 @@ def result_row(
         return row
     row.update(
         status=ledger.status.value,
-        error=ledger.error,
+        error=" ".join(ledger.error.split()) if ledger.error else None,  # one line per row
         attempts=ledger.attempts,
         duration_s=ledger.duration_s,
         peak_rss_mb=ledger.peak_rss_mb,

@@ -285,6 +285,9 @@ class BatchWorkerPlugin(WorkerPlugin):
                         scorers.network.module, device=device, max_batch=self.settings.gpu_batch
                     )
                     scorers = replace(scorers, network=replace(scorers.network, module=module))
+                    log.info(
+                        "network shared by up to %d studies on %s", self.settings.gpu_batch, device
+                    )
                 self._scorers[key] = scorers
             return self._scorers[key]
 
@@ -316,15 +319,21 @@ def _plugin() -> BatchWorkerPlugin:
 
 
 def _run(job: StudyJob, plugin: BatchWorkerPlugin) -> str | None:
-    """Run the study into ``job.temp_dir``; returns the imaging error (None: readable)."""
+    """Run the study into ``job.temp_dir``; returns the imaging error (None: readable).
+
+    A clinical form given as manifest columns is written to ``clinical.json`` beside the
+    temporary folder for the run (its evidence then cites ``clinical.json``), and its errors
+    name the manifest columns, not that file.
+    """
     from pipeline._io import write_json
+    from pipeline.errors import ClinicalInputError
     from pipeline.run import run_study
 
     clinical_path = job.clinical_path
-    form_file = job.temp_dir.with_name(f"{job.temp_dir.name}.clinical.json")
+    inputs = job.temp_dir.with_name(f"{job.temp_dir.name}.inputs")
     try:
         if job.clinical_form is not None:
-            clinical_path = write_json(form_file, dict(job.clinical_form))
+            clinical_path = write_json(inputs / "clinical.json", dict(job.clinical_form))
         learned = job.config.scoring.learned
         result = run_study(
             job.study_dir,
@@ -339,8 +348,12 @@ def _run(job: StudyJob, plugin: BatchWorkerPlugin) -> str | None:
             baseline_uid=job.baseline_uid,
             scorers=plugin.scorers(learned) if learned.enabled else None,
         )
+    except ClinicalInputError as exc:
+        if job.clinical_form is None:
+            raise
+        raise ClinicalInputError(f"manifest clinical columns: {exc.message}", fix=exc.fix) from exc
     finally:
-        form_file.unlink(missing_ok=True)
+        shutil.rmtree(inputs, ignore_errors=True)
     return result.error
 
 
