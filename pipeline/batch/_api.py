@@ -22,7 +22,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pipeline.batch._engine import EngineOptions, execute
@@ -75,6 +75,7 @@ class BatchOptions:
     dwi_grid: bool = False
     retry_failed: bool = False
     force: bool = False
+    dask_log_level: int = logging.CRITICAL
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,14 @@ class _Recorder:
         self.ledger.start(job.study_key, worker_pid=worker_pid)
 
     def finished(self, job: StudyJob, outcome: StudyOutcome) -> None:
+        if outcome.ok and not job.temp_dir.is_dir():
+            outcome = replace(
+                outcome,
+                ok=False,
+                error=f"the worker wrote {job.temp_dir}, which the batch process cannot see",
+                detail="--out must be on a file system that the workers and the batch process "
+                "share, at the same path",
+            )
         if outcome.ok:
             final = self.out_dir / STUDIES_DIR / job.study_key
             trash = job.temp_dir.with_name(f"{job.study_key}.old-{job.token}")
@@ -419,6 +428,7 @@ def _engine_options(options: BatchOptions) -> EngineOptions:
         scheduler=options.scheduler,
         study_timeout=options.study_timeout,
         memory_limit=options.memory_limit,
+        dask_log_level=options.dask_log_level,
         worker=WorkerSettings(
             compute_threads=options.compute_threads,
             device=options.device,

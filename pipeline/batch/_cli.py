@@ -40,7 +40,9 @@ def _progress_bar() -> Iterator[Callable[[str, int, int], None]]:
     class RateColumn(ProgressColumn):
         def render(self, task: Task) -> Text:
             speed = task.finished_speed or task.speed
-            return Text("" if speed is None else f"{speed * 60:.1f} studies/min")
+            if speed is None or task.description != "running":
+                return Text("")
+            return Text(f"{speed * 60:.1f} studies/min")
 
     with Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -59,6 +61,14 @@ def _progress_bar() -> Iterator[Callable[[str, int, int], None]]:
             bar.update(tasks[phase], completed=done, total=total)
 
         yield advance
+
+
+def _dask_log_level(verbose: int) -> int:
+    """Dask's own messages (a worker lost, restarted) repeat what the batch reports per study:
+    shown with -v (warnings) and -vv (all)."""
+    import logging
+
+    return logging.CRITICAL if verbose == 0 else logging.WARNING if verbose == 1 else logging.INFO
 
 
 def _report(summary: BatchSummary) -> None:
@@ -221,12 +231,15 @@ def batch_command(
     studies failed (listed at the end), 130 interrupted (Ctrl-C; run again to resume).
     Research use only, not a medical device.
     """
+    import logging
+
     from pipeline.batch._api import BatchOptions, default_workers, run_batch
     from pipeline.cli import _configure_logging, _fail, _require
     from pipeline.config import load_config
     from pipeline.errors import PipelineError
 
     _configure_logging(verbose)
+    logging.getLogger("distributed").setLevel(_dask_log_level(verbose))
     try:
         _require(config, folder=False, what="--config")
         options = BatchOptions(
@@ -243,6 +256,7 @@ def batch_command(
             dwi_grid=dwi_grid,
             retry_failed=retry_failed,
             force=force,
+            dask_log_level=_dask_log_level(verbose),
         )
         with _progress_bar() as advance:
             summary = run_batch(

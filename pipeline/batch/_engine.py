@@ -92,6 +92,9 @@ class EngineOptions:
         Memory limit per embedded worker (Dask syntax: ``"4GB"``, ``"auto"`` = RAM / workers).
     worker
         Set-up of every worker.
+    dask_log_level
+        Level of Dask's own log messages in the embedded cluster (they repeat what the batch
+        reports per study).
     """
 
     workers: int = 1
@@ -99,6 +102,7 @@ class EngineOptions:
     study_timeout: float | None = None
     memory_limit: str = "auto"
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    dask_log_level: int = logging.CRITICAL
 
 
 class EngineHandler(Protocol):
@@ -143,8 +147,8 @@ def connect(options: EngineOptions) -> Iterator[Client]:
             threads_per_worker=options.worker.gpu_batch,
             processes=True,
             memory_limit=options.memory_limit,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
+            dashboard_address="127.0.0.1:0",  # a free port: no clash, no warning
+            silence_logs=options.dask_log_level,
             host="127.0.0.1",
             env=env,
         ) as cluster,
