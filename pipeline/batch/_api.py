@@ -316,6 +316,40 @@ def _job(
     )
 
 
+def _queue_jobs(
+    planned: list[_Planned],
+    *,
+    ledger: Ledger,
+    out_dir: Path,
+    config: PipelineConfig,
+    cfg_hash: str,
+    options: BatchOptions,
+) -> list[StudyJob]:
+    """Record what cannot run as failed, keep what is done and identical, queue the rest;
+    returns the jobs to run."""
+    rows = ledger.rows()
+    jobs: list[StudyJob] = []
+    for item in planned:
+        final = out_dir / STUDIES_DIR / item.key
+        if item.problem is not None:  # fails here, without a worker
+            shutil.rmtree(final, ignore_errors=True)
+            ledger.fail(
+                item.key,
+                entry=item.task.entry,
+                input_hash=item.input_hash,
+                config_hash=cfg_hash,
+                error=item.problem,
+            )
+        elif _needs_run(item, rows.get(item.key), cfg_hash=cfg_hash, options=options, final=final):
+            ledger.queue(
+                item.key, entry=item.task.entry, input_hash=item.input_hash, config_hash=cfg_hash
+            )
+            jobs.append(_job(item, temp_root=out_dir / TEMP_DIR, config=config, opts=options))
+        else:
+            ledger.keep(item.key, entry=item.task.entry)
+    return jobs
+
+
 def run_batch(
     input_path: Path,
     *,
@@ -373,30 +407,14 @@ def run_batch(
             if progress is not None:
                 progress("planning", 0, len(tasks))
             planned = _plan(tasks, config=config, known=ledger.key_for_input, progress=progress)
-            rows = ledger.rows()
-            jobs: list[StudyJob] = []
-            for item in planned:
-                final = out_dir / STUDIES_DIR / item.key
-                row = rows.get(item.key)
-                if item.problem is not None:  # fails here, without a worker
-                    ledger.fail(
-                        item.key,
-                        entry=item.task.entry,
-                        input_hash=item.input_hash,
-                        config_hash=cfg_hash,
-                        error=item.problem,
-                    )
-                    continue
-                if not _needs_run(item, row, cfg_hash=cfg_hash, options=options, final=final):
-                    ledger.keep(item.key, entry=item.task.entry)
-                    continue
-                ledger.queue(
-                    item.key,
-                    entry=item.task.entry,
-                    input_hash=item.input_hash,
-                    config_hash=cfg_hash,
-                )
-                jobs.append(_job(item, temp_root=temp_root, config=config, opts=options))
+            jobs = _queue_jobs(
+                planned,
+                ledger=ledger,
+                out_dir=out_dir,
+                config=config,
+                cfg_hash=cfg_hash,
+                options=options,
+            )
             recorder = _Recorder(
                 ledger,
                 out_dir=out_dir,
