@@ -394,10 +394,10 @@ def train_model_command(
     seed: SeedOpt = 1001,
     workers: WorkersOpt = 2,
     device: Annotated[DeviceChoice, typer.Option(help="Training device.")] = DeviceChoice.AUTO,
-    epochs: Annotated[int, typer.Option(min=1, help="Most epochs.")] = 30,
+    epochs: Annotated[int, typer.Option(min=1, help="Most epochs.")] = 80,
     patience: Annotated[
         int, typer.Option(min=1, help="Epochs without a lower validation loss before stopping.")
-    ] = 6,
+    ] = 15,
     batch_size: Annotated[int, typer.Option(min=1, help="Batch size.")] = 8,
     learning_rate: Annotated[float, typer.Option(min=1e-7, help="Adam learning rate.")] = 2e-3,
     val_fraction: Annotated[
@@ -405,7 +405,8 @@ def train_model_command(
     ] = 0.2,
     verbose: Verbose = 0,
 ) -> None:
-    """Train the MONAI network (T2W, high-b, ADC -> voxel map of residual tumour)."""
+    """Train the MONAI network (T2W, high-b, ADC -> voxel maps of tumour bed and residual
+    tumour)."""
     from pipeline.device import resolve_device
     from pipeline.training import train_network
 

@@ -51,7 +51,7 @@ class ImagingFindings:
         Spread of that probability (e.g. ensemble SD), or ``None``.
     scorer
         Which scorer produced ``p_residual`` (e.g. ``"rules-v1"`` or
-        ``"fusion-v1(radiomics-v1, segnet-v1)"``).
+        ``"fusion-v1(radiomics-v1, segnet-v2)"``).
     p_residual_rules, p_residual_radiomics, p_residual_network
         Each scorer's own P(residual), or ``None`` where it did not run.
     tumour_bed_status, tumour_bed_volume_ml

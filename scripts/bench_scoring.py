@@ -1,10 +1,12 @@
-"""Seconds per study for radiomics-v1 and segnet-v1 (CPU; batched CUDA when present).
+"""Seconds per study for radiomics-v1 and segnet-v2 (CPU; batched CUDA when present).
 
     .venv/bin/python scripts/bench_scoring.py --cache /tmp/ccr_cache/eval --studies 10
 
 Radiomics: pyradiomics extraction on the cached maps (restaging T2W grid, box around the bed)
 plus the classifier. Network: crop onto the network grid plus inference with 4 test-time
-flips. Prints markdown rows for the README performance table.
+flips (batched as one forward pass). Bed search: the sliding-window search of the cached maps
+(bed + 40 mm in plane) as when no mask exists. Prints markdown rows for the README
+performance table.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ import torch
 from pipeline.config import load_config
 from pipeline.device import cuda_available
 from pipeline.radiomics import extract_features
-from pipeline.scoring import load_network, load_radiomics_model, make_crop, score_crops
+from pipeline.scoring import (
+    find_bed,
+    load_network,
+    load_radiomics_model,
+    make_crop,
+    score_crops,
+)
 from pipeline.training import cached_cases, read_cached_case
 
 
@@ -35,7 +43,7 @@ def main() -> None:
     logging.getLogger("radiomics").setLevel(logging.ERROR)
     config = load_config()
     radiomics = load_radiomics_model(args.models / "radiomics-v1.json")
-    net = load_network(args.models / "segnet-v1.json")
+    net = load_network(args.models / "segnet-v2.json")
     cases = [read_cached_case(p) for p in cached_cases(args.cache)[: args.studies]]
     start = time.perf_counter()
     for case in cases:
@@ -54,13 +62,21 @@ def main() -> None:
         crop = make_crop(case.t2w, case.high_b, case.adc, case.bed, spec=net.spec)
         score_crops(net, [crop])
     t_net = (time.perf_counter() - start) / len(cases)
+    start = time.perf_counter()
+    for case in cases:
+        find_bed(net, case.t2w, case.high_b, case.adc)
+    t_search = (time.perf_counter() - start) / len(cases)
     print(
         f"| radiomics-v1 per study, CPU {args.threads} threads (n={len(cases)}) "
         f"| {t_rad:.2f} s | target <= 2 s |"
     )
     print(
-        f"| segnet-v1 per study (crop + 4 TTA flips), CPU {args.threads} threads "
+        f"| segnet-v2 per study (crop + 4 TTA flips), CPU {args.threads} threads "
         f"(n={len(cases)}) | {t_net:.2f} s | target <= 2 s |"
+    )
+    print(
+        f"| segnet-v2 bed search without a mask (bed + 40 mm box), CPU {args.threads} threads "
+        f"(n={len(cases)}) | {t_search:.2f} s | |"
     )
     if cuda_available():
         crops = [make_crop(c.t2w, c.high_b, c.adc, c.bed, spec=net.spec) for c in cases]
@@ -71,9 +87,9 @@ def main() -> None:
         score_crops(net, batch, device="cuda", batch_size=64)
         torch.cuda.synchronize()
         rate = len(batch) / (time.perf_counter() - start)
-        print(f"| segnet-v1 batched CUDA inference (AMP, 4 TTA flips) | {rate:.1f} studies/s | |")
+        print(f"| segnet-v2 batched CUDA inference (AMP, 4 TTA flips) | {rate:.1f} studies/s | |")
     else:
-        print("| segnet-v1 batched CUDA inference | not measured (no GPU) | |")
+        print("| segnet-v2 batched CUDA inference | not measured (no GPU) | |")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Train radiomics-v1 and segnet-v1 on a phantom cohort (cached under /tmp) into models/.
+"""Train radiomics-v1 and segnet-v2 on a phantom cohort (cached under /tmp) into models/.
 
 .venv/bin/python scripts/train_scorers.py --cache /tmp/ccr_cache/train --out models
 """
@@ -20,8 +20,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("models"))
     parser.add_argument("--cases", type=int, default=216)
     parser.add_argument("--seed", type=int, default=1001)
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--patience", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=80)
+    parser.add_argument("--patience", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", choices=["radiomics", "network"], default=None)
     args = parser.parse_args()

@@ -23,7 +23,13 @@ from pipeline.scoring import (
     make_crop,
     score_crops,
 )
-from pipeline.scoring._network import Architecture, Pooling, build_network, save_network
+from pipeline.scoring._network import (
+    Architecture,
+    Pooling,
+    build_network,
+    pooled_features,
+    save_network,
+)
 from pipeline.scoring._radiomics_model import save_radiomics_model
 from pipeline.volume import Volume, VolumeKind
 
@@ -120,6 +126,26 @@ def test_pooling_is_monotonic_in_volume() -> None:
     values = [pooling.probability(v) for v in (0.0, 10.0, 100.0, 1000.0)]
     assert values == sorted(values)
     assert values[0] == pytest.approx(1.0 / (1.0 + math.exp(8.0)))
+    peaked = Pooling(slope=2.0, intercept=-8.0, peak_weight=5.0)
+    assert peaked.probability(10.0, 0.9) > peaked.probability(10.0, 0.1)
+    z = 2.0 * math.log1p(10.0) + 5.0 * 0.9 - 8.0
+    assert peaked.probability(10.0, 0.9) == pytest.approx(1.0 / (1.0 + math.exp(-z)))
+
+
+def test_pooled_features_known_answer() -> None:
+    spec = CropSpec(spacing_xyz=(1.0, 1.0, 2.0), shape_zyx=(4, 10, 10))
+    bed = np.zeros(spec.shape_zyx, bool)
+    bed[1:3, 4:6, 4:6] = True
+    prob = np.zeros(spec.shape_zyx)
+    prob[2, 5, 5] = 0.9  # inside the bed
+    prob[2, 5, 7] = 0.6  # 2 mm from the bed: inside the 3 mm margin
+    prob[2, 5, 9] = 0.95  # 4 mm away: outside
+    prob[1, 4, 4] = 0.3  # below the threshold
+    volume, peak = pooled_features(prob, bed, spec, Pooling(region_margin_mm=3.0, threshold=0.5))
+    assert volume == pytest.approx((0.9 + 0.6) * 2.0)
+    assert peak == pytest.approx(0.9)
+    soft, _ = pooled_features(prob, bed, spec, Pooling(region_margin_mm=3.0, threshold=0.0))
+    assert soft == pytest.approx((0.9 + 0.6 + 0.3) * 2.0)
 
 
 def test_fusion_averages_logits_and_names_scorers() -> None:
@@ -143,7 +169,7 @@ def test_shipped_models_load_from_disk() -> None:
     scorers = load_learned(load_config().scoring.learned)
     assert scorers.problems == ()
     assert scorers.radiomics is not None and scorers.network is not None
-    assert scorers.radiomics.name == "radiomics-v1" and scorers.network.name == "segnet-v1"
+    assert scorers.radiomics.name == "radiomics-v1" and scorers.network.name == "segnet-v2"
     weights = Path(scorers.network.metadata["weights_file"])
     assert weights.suffix == ".npz"
 

@@ -63,7 +63,14 @@ class LearnedScoringConfig(FrozenModel):
         default="radiomics-v1.json", description="JSON under models/ (or an absolute path)"
     )
     network_model: str = Field(
-        default="segnet-v1.json", description="weights card JSON under models/ (or absolute)"
+        default="segnet-v2.json", description="weights card JSON under models/ (or absolute)"
+    )
+    search_bed: bool = Field(
+        default=True,
+        description="no bed mask given or propagated: the network searches the T2W field of view",
+    )
+    search_min_volume_mm3: float = Field(
+        default=200.0, gt=0, description="smallest tumour bed the network search accepts"
     )
     fusion: FusionWeights = FusionWeights()
     test_time_flips: bool = Field(default=True, description="TTA flips give the uncertainty")

@@ -14,6 +14,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from pipeline.config import PipelineConfig
+from pipeline.config.scoring import LearnedScoringConfig
 from pipeline.diffusion import compare_vendor_adc, compute_maps, wall_ring
 from pipeline.errors import InputError, PipelineError, RegistrationError
 from pipeline.findings import ImagingFindings, QualityFlag, QualityProblem, RoiStatus
@@ -35,6 +36,7 @@ from pipeline.scoring import (
     LearnedScorers,
     assess_bed,
     assess_learned,
+    find_bed,
     load_learned,
 )
 from pipeline.study import RoiMask, SeriesRole, Study
@@ -227,6 +229,48 @@ def _baseline_on_restaging(
     return propagated
 
 
+def _search_bed(
+    t2w: Volume,
+    dwi_maps: tuple[Volume, Volume],
+    scorers: LearnedScorers,
+    config: LearnedScoringConfig,
+    trace: _Trace,
+    device: str,
+) -> Volume | None:
+    """The tumour bed found by the network's sliding-window search (``None``: none found)."""
+    if scorers.network is None:
+        trace.warnings.append("no tumour-bed mask and no network to search for one")
+        return None
+    adc, high_b = dwi_maps
+    with trace.stage("bed_search"):
+        found = find_bed(
+            scorers.network,
+            t2w,
+            high_b,
+            adc,
+            device=device,
+            min_volume_mm3=config.search_min_volume_mm3,
+        )
+    trace.provenance["bed_search"] = (
+        {"found": False}
+        if found is None
+        else {
+            "found": True,
+            "model": scorers.network.name,
+            "volume_ml": round(found.volume_mm3 / 1000.0, 3),
+            "mean_probability": round(found.mean_probability, 4),
+            "windows": found.windows,
+        }
+    )
+    if found is None:
+        return None
+    trace.warnings.append(
+        f"tumour bed found by {scorers.network.name} (no mask given or propagated): "
+        f"{found.volume_mm3 / 1000.0:.1f} ml; check it on the report's overlay"
+    )
+    return found.mask
+
+
 def analyse_imaging(
     study_dir: Path,
     *,
@@ -291,11 +335,18 @@ def analyse_imaging(
     elif propagated is not None:
         bed = propagated[1]
         bed_status = RoiStatus.PROPAGATED
+    if (bed is None or not (bed.array > 0).any()) and dwi_maps is not None:
+        learned_config = config.scoring.learned
+        if learned_config.enabled and learned_config.search_bed:
+            if scorers is None:
+                scorers = load_learned(learned_config)
+            bed = _search_bed(t2w, dwi_maps, scorers, learned_config, trace, device)
+            bed_status = RoiStatus.MODEL if bed is not None else RoiStatus.MISSING
     if bed is None or not (bed.array > 0).any():
         trace.quality.append(
             QualityFlag(
                 QualityProblem.NO_TUMOUR_BED,
-                "no tumour-bed mask given and none could be propagated",
+                "no tumour-bed mask given, none could be propagated and the network found none",
             )
         )
         bed = None

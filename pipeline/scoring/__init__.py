@@ -2,7 +2,8 @@
 
 * ``rules-v1``: transparent image rules (restriction, shine-through, T2 signal);
 * ``radiomics-v1``: a linear classifier on pyradiomics features (JSON, no pickle);
-* ``segnet-v1``: a MONAI SegResNet on (T2W, high-b, ADC) around the bed, pooled to a study P;
+* ``segnet-v2``: a MONAI SegResNet on (T2W, high-b, ADC) around the bed, pooled to a study P;
+  it also finds the tumour bed when no mask exists (sliding window, :func:`find_bed`);
 * ``fusion-v1``: the two learned scores fused, with an uncertainty.
 """
 
@@ -30,6 +31,7 @@ from pipeline.scoring._radiomics_model import (
     load_radiomics_model,
 )
 from pipeline.scoring._rules import SCORER_NAME, BedAssessment, assess_bed
+from pipeline.scoring._search import BedSearch, find_bed
 
 __all__ = [
     "FUSION_NAME",
@@ -37,6 +39,7 @@ __all__ = [
     "RADIOMICS_NAME",
     "SCORER_NAME",
     "BedAssessment",
+    "BedSearch",
     "Crop",
     "CropSpec",
     "FusedScore",
@@ -47,6 +50,7 @@ __all__ = [
     "SegNet",
     "assess_bed",
     "assess_learned",
+    "find_bed",
     "fuse",
     "load_learned",
     "load_network",

@@ -1,16 +1,17 @@
-"""The network's input: T2W, high-b and ADC on a fixed grid around the tumour bed.
+"""The network's input: T2W, high-b and ADC on a fixed grid (a window), e.g. around the bed.
 
-The crop grid has the restaging T2W's orientation, voxel size :attr:`CropSpec.spacing_xyz`
-(mm, ``x, y, z``) and shape :attr:`CropSpec.shape_zyx`, and is centred on the centroid of the
-tumour bed. Channels, in order:
+A window has the restaging T2W's orientation, voxel size :attr:`CropSpec.spacing_xyz`
+(mm, ``x, y, z``) and shape :attr:`CropSpec.shape_zyx`; a crop is the window centred on the
+centroid of the tumour bed. Channels, in order:
 
-0. T2W divided by the median T2W of a ring 6-20 mm around the bed (mostly mesorectal fat),
-1. high-b divided by the 90th percentile of high-b in a ring 3-12 mm around the bed (the
-   level of the normal rectal wall), as the rules-v1 scorer reads it,
+0. T2W divided by the median T2W of the window's tissue,
+1. high-b divided by the median high-b of the window's tissue,
 2. ADC in absolute units (1e-3 mm^2/s) clipped to ``0..3.5``.
 
-T2W and high-b are clipped to ``0..4`` after scaling. Rings that fall outside the crop or hold
-no signal fall back to the median (T2W) or 90th percentile (high-b) of the whole crop.
+"Tissue" is the voxels above 5 % of the channel's 99th percentile in the window. Each window is
+normalised by itself, so the input does not depend on a tumour-bed mask: the same network
+scores a given bed and searches the pelvis for one (:mod:`pipeline.scoring._search`).
+T2W and high-b are clipped to ``0..4`` after scaling.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
 
 from pipeline.registration import resample_mask_smooth, resample_to
 from pipeline.volume import Volume, VolumeKind
@@ -69,34 +69,34 @@ def bed_centroid_lps(bed: Volume) -> npt.NDArray[np.float64]:
     return bed.index_to_world(index_zyx[::-1])
 
 
-def _ring(
-    bed: npt.NDArray[np.bool_], spacing_zyx: tuple[float, ...], lo: float, hi: float
-) -> npt.NDArray[np.bool_]:
-    distance = ndimage.distance_transform_edt(~bed, sampling=spacing_zyx)
-    return np.asarray((distance > lo) & (distance <= hi))
+def _tissue_median(values: npt.NDArray[np.floating]) -> float:
+    """Median of the voxels above 5 % of the 99th percentile (1.0 for an empty window)."""
+    positive = values[values > 0]
+    if positive.size == 0:
+        return 1.0
+    floor = 0.05 * float(np.percentile(positive, 99))
+    tissue = positive[positive > floor]
+    return float(np.median(tissue)) if tissue.size else 1.0
 
 
 def normalise(
     t2w: npt.NDArray[np.floating],
     high_b: npt.NDArray[np.floating],
     adc: npt.NDArray[np.floating],
-    bed: npt.NDArray[np.bool_],
-    spacing_xyz: tuple[float, ...],
 ) -> npt.NDArray[np.float32]:
-    """Stack the three channels, scaled as described in the module docstring."""
-    spacing_zyx = tuple(spacing_xyz[::-1])
-    t2_ring = _ring(bed, spacing_zyx, 6.0, 20.0) & (t2w > 0)
-    t2_values = t2w[t2_ring] if t2_ring.sum() >= 20 else t2w[t2w > 0]
-    t2_ref = float(np.median(t2_values)) if t2_values.size else 1.0
-    hb_ring = _ring(bed, spacing_zyx, 3.0, 12.0) & (adc > 0)
-    hb_values = high_b[hb_ring] if hb_ring.sum() >= 20 else high_b[high_b > 0]
-    hb_ref = float(np.percentile(hb_values, 90)) if hb_values.size else 1.0
+    """Stack the three channels of one window, scaled as in the module docstring."""
     channels = (
-        np.clip(t2w / max(t2_ref, 1e-6), 0.0, RELATIVE_CLIP),
-        np.clip(high_b / max(hb_ref, 1e-6), 0.0, RELATIVE_CLIP),
+        np.clip(t2w / max(_tissue_median(t2w), 1e-6), 0.0, RELATIVE_CLIP),
+        np.clip(high_b / max(_tissue_median(high_b), 1e-6), 0.0, RELATIVE_CLIP),
         np.clip(adc, 0.0, ADC_CLIP),
     )
     return np.stack(channels).astype(np.float32)
+
+
+def window_image(t2w: Volume, high_b: Volume, adc: Volume, grid: Volume) -> npt.NDArray[np.float32]:
+    """The network input ``[3, z, y, x]`` of the three maps resampled onto ``grid``."""
+    arrays = [np.asarray(resample_to(v, grid).array, np.float64) for v in (t2w, high_b, adc)]
+    return normalise(arrays[0], arrays[1], arrays[2])
 
 
 def make_crop(
@@ -116,9 +116,8 @@ def make_crop(
         t2w.require_same_grid(other, what=f"network crop: T2W vs {name}")
     centre = bed_centroid_lps(bed) if centre_lps is None else np.asarray(centre_lps, float)
     grid = crop_grid(t2w, centre, spec)
-    arrays = [np.asarray(resample_to(v, grid).array, np.float64) for v in (t2w, high_b, adc)]
     bed_crop = np.asarray(resample_mask_smooth(bed, grid).array > 0)
-    image = normalise(arrays[0], arrays[1], arrays[2], bed_crop, spec.spacing_xyz)
+    image = window_image(t2w, high_b, adc, grid)
     return Crop(image=image, bed=bed_crop.astype(np.uint8), grid=grid)
 
 

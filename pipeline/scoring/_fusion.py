@@ -47,8 +47,8 @@ def fuse(
 ) -> FusedScore:
     """Fuse ``{"radiomics": p, "network": p}`` (either may be absent).
 
-    ``names`` maps each key to its model name (e.g. ``{"network": "segnet-v1"}``) for the
-    scorer label ``fusion-v1(radiomics-v1, segnet-v1)``.
+    ``names`` maps each key to its model name (e.g. ``{"network": "segnet-v2"}``) for the
+    scorer label ``fusion-v1(radiomics-v1, segnet-v2)``.
     """
     w = {"radiomics": weights.radiomics, "network": weights.network}
     present = {k: p for k, p in probabilities.items() if k in w and w[k] > 0}

@@ -1,4 +1,4 @@
-"""Learned scorers of one tumour bed: radiomics-v1 and segnet-v1, fused (fusion-v1)."""
+"""Learned scorers of one tumour bed: radiomics-v1 and segnet-v2, fused (fusion-v1)."""
 
 from __future__ import annotations
 

@@ -1,20 +1,26 @@
-"""MONAI network scorer (``segnet-v1``): voxel map of residual tumour and a study score.
+"""MONAI network scorer (``segnet-v2``): voxel maps of tumour bed and residual tumour; study score.
 
 The network is a compact 3-D :class:`monai.networks.nets.SegResNet` with three input channels
-(see :mod:`pipeline.scoring._crop`) and two output classes (0: not tumour -- wall, fibrosis,
-oedema, fat, fluid; 1: residual tumour). Weights are stored without pickle: a ``.npz`` of the
-state dict next to a ``.json`` with the architecture, crop grid, pooling parameters, training
-description and the SHA-256 of the ``.npz``.
+(see :mod:`pipeline.scoring._crop`) and two independent sigmoid outputs (:data:`OUTPUTS`):
+P(tumour bed), the bed including any residual tumour, and P(residual tumour). The tumour
+output is what the study score pools; the bed output lets the network find the tumour bed
+itself when no mask exists (:mod:`pipeline.scoring._search`).
+Weights are stored without pickle: a ``.npz`` of the state dict next to a ``.json`` with the
+architecture, crop grid, pooling parameters, training description and the SHA-256 of the
+``.npz``.
 
 Study score (pooling)
 ---------------------
 With ``p`` the tumour probability averaged over test-time flips (none, x, y, x+y) and
 ``region`` the tumour bed dilated by ``region_margin_mm`` on the crop grid::
 
-    V = sum(p * [p > 0.5] * region) * voxel_mm3          # soft tumour volume, mm^3
-    P(residual) = logistic(slope * log1p(V) + intercept)   # fitted on the training cohort
+    V = sum(p * [p > threshold] * region) * voxel_mm3    # soft tumour volume, mm^3
+    M = max(p * region)                                  # peak tumour probability
+    P(residual) = logistic(slope * log1p(V) + peak_weight * M + intercept)
 
-The uncertainty is the standard deviation of that P over the four flips.
+``slope``, ``peak_weight`` and ``intercept`` are fitted on the training cohort (the peak keeps
+small foci, whose soft volume is tiny, from being missed). The uncertainty is the standard
+deviation of that P over the four flips.
 """
 
 from __future__ import annotations
@@ -40,7 +46,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NETWORK_NAME = "segnet-v1"
+NETWORK_NAME = "segnet-v2"
+#: Sigmoid outputs of the network, in order (the last is always residual tumour).
+OUTPUTS = ("tumour_bed", "residual_tumour")
 #: In-plane flips used for test-time augmentation (array axes of ``[z, y, x]``).
 TTA_FLIPS: tuple[tuple[int, ...], ...] = ((), (2,), (1,), (1, 2))
 
@@ -53,7 +61,7 @@ class Architecture:
     blocks_down: tuple[int, ...] = (1, 2, 2)
     blocks_up: tuple[int, ...] = (1, 1)
     in_channels: int = 3
-    out_channels: int = 2
+    out_channels: int = len(OUTPUTS)
 
 
 @dataclass(frozen=True)
@@ -64,9 +72,15 @@ class Pooling:
     intercept: float = -4.0
     region_margin_mm: float = 3.0
     threshold: float = 0.5
+    peak_weight: float = 0.0
 
-    def probability(self, volume_mm3: float) -> float:
-        z = self.slope * math.log1p(max(volume_mm3, 0.0)) + self.intercept
+    def probability(self, volume_mm3: float, peak: float = 0.0) -> float:
+        """P(residual) of a soft tumour volume (mm^3) and peak tumour probability."""
+        z = (
+            self.slope * math.log1p(max(volume_mm3, 0.0))
+            + self.peak_weight * peak
+            + self.intercept
+        )
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 
@@ -135,8 +149,12 @@ def save_network(
         "architecture": {"class": "monai.networks.nets.SegResNet", **arch.__dict__},
         "crop": spec.as_dict(),
         "pooling": pooling.__dict__,
-        "classes": ["not_tumour", "residual_tumour"],
-        "channels": ["t2w/ring-median", "high_b/ring-p90", "adc 1e-3 mm2/s clipped 0..3.5"],
+        "outputs": {"names": list(OUTPUTS), "activation": "sigmoid"},
+        "channels": [
+            "t2w / window tissue median, clipped 0..4",
+            "high_b / window tissue median, clipped 0..4",
+            "adc 1e-3 mm2/s clipped 0..3.5",
+        ],
         "versions": {"torch": torch.__version__, "monai": monai.__version__},
         "weights_file": path.name,
         "weights_sha256": _sha256(path),
@@ -185,6 +203,50 @@ def load_network(meta_path: Path) -> SegNet:
     return SegNet(module, spec, Pooling(**meta["pooling"]), meta, digest)
 
 
+def predict_classes(
+    net: SegNet,
+    images: npt.NDArray[np.float32],
+    *,
+    device: str = "cpu",
+    mixed_precision: bool = True,
+    flips: Sequence[tuple[int, ...]] = TTA_FLIPS,
+    batch_size: int = 8,
+) -> npt.NDArray[np.float32]:
+    """Output probabilities ``[n, flips, outputs, z, y, x]`` (:data:`OUTPUTS`, sigmoid) for
+    windows ``[n, 3, z, y, x]``.
+
+    The flipped copies of a window go through the network in one batch. Mixed precision
+    (float16 autocast) is used on CUDA only when ``mixed_precision``; CPU runs in float32 and
+    is deterministic for a fixed thread count.
+    """
+    import torch
+
+    module = net.module.to(device)
+    n_flips = len(flips)
+    out: npt.NDArray[np.float32] | None = None
+    autocast = device == "cuda" and mixed_precision
+    per_pass = max(1, batch_size // n_flips) if device == "cuda" else max(1, batch_size)
+    with torch.inference_mode():
+        for start in range(0, images.shape[0], per_pass):
+            batch = torch.from_numpy(np.ascontiguousarray(images[start : start + per_pass]))
+            batch = batch.to(device)
+            n = batch.shape[0]
+            stacked = torch.cat([_flip(batch, axes, offset=2) for axes in flips])
+            with torch.autocast("cuda", dtype=torch.float16, enabled=autocast):
+                logits = module(stacked)
+            prob = torch.sigmoid(logits.float())
+            if out is None:
+                shape = (images.shape[0], n_flips, prob.shape[1], *images.shape[2:])
+                out = np.zeros(shape, np.float32)
+            for f, axes in enumerate(flips):
+                restored = _flip(prob[f * n : (f + 1) * n], axes, offset=2)
+                out[start : start + n, f] = restored.cpu().numpy()
+    module.to("cpu")
+    if out is None:
+        raise InputError("no network input windows to score")
+    return out
+
+
 def predict_probability(
     net: SegNet,
     images: npt.NDArray[np.float32],
@@ -194,46 +256,39 @@ def predict_probability(
     flips: Sequence[tuple[int, ...]] = TTA_FLIPS,
     batch_size: int = 8,
 ) -> npt.NDArray[np.float32]:
-    """Tumour probability ``[n, flips, z, y, x]`` for crops ``images`` ``[n, 3, z, y, x]``.
+    """Residual-tumour probability ``[n, flips, z, y, x]`` (the last output) of windows."""
+    classes = predict_classes(
+        net,
+        images,
+        device=device,
+        mixed_precision=mixed_precision,
+        flips=flips,
+        batch_size=batch_size,
+    )
+    return np.ascontiguousarray(classes[:, :, -1])
 
-    Mixed precision (float16 autocast) is used on CUDA only when ``mixed_precision``; CPU
-    runs in float32 and is deterministic for a fixed thread count.
-    """
+
+def _flip(tensor: torch.Tensor, axes: tuple[int, ...], *, offset: int) -> torch.Tensor:
+    """``tensor`` flipped along the ``[z, y, x]`` ``axes`` that start at dimension ``offset``."""
     import torch
 
-    module = net.module.to(device)
-    out = np.zeros((images.shape[0], len(flips), *images.shape[2:]), np.float32)
-    autocast = device == "cuda" and mixed_precision
-    with torch.inference_mode():
-        for start in range(0, images.shape[0], batch_size):
-            batch = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size]))
-            batch = batch.to(device)
-            for f, axes in enumerate(flips):
-                dims = [a + 1 for a in axes]
-                x = torch.flip(batch, dims) if dims else batch
-                with torch.autocast("cuda", dtype=torch.float16, enabled=autocast):
-                    logits = module(x)
-                prob = torch.softmax(logits.float(), dim=1)[:, 1]
-                if dims:
-                    prob = torch.flip(prob, [d - 1 for d in dims])
-                out[start : start + batch.shape[0], f] = prob.cpu().numpy()
-    module.to("cpu")
-    return out
+    return torch.flip(tensor, [a + offset for a in axes]) if axes else tensor
 
 
-def soft_volume(
+def pooled_features(
     probability: npt.NDArray[np.floating],
     bed: npt.NDArray[np.bool_],
     spec: CropSpec,
     pooling: Pooling,
-) -> float:
-    """Soft tumour volume (mm^3) of one map inside the dilated bed (see module docstring)."""
+) -> tuple[float, float]:
+    """Soft tumour volume (mm^3) and peak tumour probability of one map inside the dilated
+    bed (see module docstring)."""
     spacing_zyx = spec.spacing_xyz[::-1]
     distance = ndimage.distance_transform_edt(~np.asarray(bed, bool), sampling=spacing_zyx)
     region = distance <= pooling.region_margin_mm
-    p = np.asarray(probability, np.float64)
+    p = np.asarray(probability, np.float64) * region
     voxel = float(np.prod(spec.spacing_xyz))
-    return float((p * (p > pooling.threshold) * region).sum() * voxel)
+    return float((p * (p > pooling.threshold)).sum() * voxel), float(p.max(initial=0.0))
 
 
 def score_crops(
@@ -268,13 +323,14 @@ def score_crops(
     for crop, per_flip in zip(crops, probs, strict=True):
         bed = crop.bed > 0
         mean = per_flip.mean(axis=0)
-        volume = soft_volume(mean, bed, net.spec, net.pooling)
+        volume, peak = pooled_features(mean, bed, net.spec, net.pooling)
         flip_p = tuple(
-            net.pooling.probability(soft_volume(p, bed, net.spec, net.pooling)) for p in per_flip
+            net.pooling.probability(*pooled_features(p, bed, net.spec, net.pooling))
+            for p in per_flip
         )
         scores.append(
             NetworkScore(
-                p_residual=net.pooling.probability(volume),
+                p_residual=net.pooling.probability(volume, peak),
                 uncertainty=float(np.std(flip_p)),
                 soft_volume_mm3=volume,
                 probability=mean.astype(np.float32),

@@ -80,14 +80,14 @@ def train_network(
     seed: int = 1001,
     workers: int = 2,
     device: str = "cpu",
-    max_epochs: int = 30,
-    patience: int = 6,
+    max_epochs: int = 80,
+    patience: int = 15,
     batch_size: int = 8,
     learning_rate: float = 2e-3,
     val_fraction: float = 0.2,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
-    """Train the MONAI network; returns ``out_dir/segnet-v1.json`` (weights ``.npz`` beside).
+    """Train the MONAI network; returns ``out_dir/segnet-v2.json`` (weights ``.npz`` beside).
 
     ``device`` is ``"cpu"`` or ``"cuda"`` (resolve ``--device auto`` with
     :func:`pipeline.device.resolve_device` first). Data options as in :func:`train_radiomics`;

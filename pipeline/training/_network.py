@@ -2,9 +2,14 @@
 
 Each cached case gives one crop around its tumour bed, a little larger than the network input
 (``TRAIN_MARGIN_VOX`` voxels in plane each side) so that random spatial crops shift the bed.
-Augmentation (MONAI, seeded): a random patch (``patch_zyx``, centred on tumour or on
-background with equal odds; the network is fully convolutional), in-plane flips, channel-wise
-intensity scaling and Gaussian noise. Loss: Dice + cross-entropy over {not tumour, tumour}.
+Each crop is normalised by itself, as every inference window is (:mod:`pipeline.scoring._crop`).
+Voxel labels: 0 outside the tumour bed, 1 tumour bed without tumour, 2 residual tumour.
+Augmentation (MONAI, seeded): ``patches_per_case`` random patches (``patch_zyx``; centred
+on the surroundings, the bed and residual tumour in the ratio ``class_ratios`` where present;
+the network is fully convolutional), in-plane flips, channel-wise intensity scaling and
+Gaussian noise. The network's two sigmoid outputs learn "bed (tumour included)" and
+"residual tumour"; loss: binary cross-entropy plus batch Dice of each output (batch Dice:
+patches without tumour do not make the tumour term unstable).
 A stratified validation split (``val_fraction``) drives early stopping (``patience`` epochs
 without a lower validation loss) and the best checkpoint. The pooling logistic
 (:class:`pipeline.scoring._network.Pooling`) is then fitted on all training cases.
@@ -32,24 +37,26 @@ from pipeline.scoring._network import (
     Pooling,
     SegNet,
     build_network,
+    pooled_features,
     predict_probability,
     save_network,
-    soft_volume,
 )
 from pipeline.training._cohort import read_cached_case
 
 log = logging.getLogger(__name__)
 
-TRAIN_MARGIN_VOX = 4
+TRAIN_MARGIN_VOX = 12
 
 
 @dataclass(frozen=True)
 class NetworkTrainingOptions:
     """Hyper-parameters of :func:`train_network_on`."""
 
-    max_epochs: int = 30
-    patience: int = 6
+    max_epochs: int = 80
+    patience: int = 15
     batch_size: int = 8
+    patches_per_case: int = 2
+    class_ratios: tuple[float, float, float] = (1.0, 1.0, 2.0)
     patch_zyx: tuple[int, int, int] = (16, 32, 32)
     learning_rate: float = 2e-3
     val_fraction: float = 0.2
@@ -82,10 +89,11 @@ def load_samples(paths: Sequence[Path], spec: CropSpec, margin: int) -> list[_Sa
     for path in paths:
         case = read_cached_case(path)
         crop = make_crop(case.t2w, case.high_b, case.adc, case.bed, spec=big)
+        tumour = label_on_crop(case.tumour, crop.grid)
         samples.append(
             _Sample(
                 crop.image,
-                label_on_crop(case.tumour, crop.grid),
+                np.where(tumour > 0, 2, crop.bed > 0).astype(np.uint8),
                 crop.bed,
                 case.label,
                 case.case_type,
@@ -100,9 +108,9 @@ def _centre(array: npt.NDArray[Any], margin: int) -> npt.NDArray[Any]:
     return array[..., margin:-margin, margin:-margin]
 
 
-def _first(item: Any) -> Any:
-    """RandCropByPosNegLabeld returns a list of samples; one is drawn per case."""
-    return item[0] if isinstance(item, list) else item
+def _patches(item: Any) -> list[Any]:
+    """The random crop returns a list of samples (``patches_per_case`` per case)."""
+    return list(item) if isinstance(item, list) else [item]
 
 
 def split(labels: Sequence[bool], fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -118,8 +126,17 @@ def split(labels: Sequence[bool], fraction: float, seed: int) -> tuple[list[int]
     return sorted(train), sorted(val)
 
 
+def _targets(label: Any) -> Any:
+    """Voxel labels ``[n, 1, ...]`` (0 outside, 1 bed, 2 tumour) as the two sigmoid targets
+    ``[n, 2, ...]``: bed including tumour, and tumour."""
+    import torch
+
+    return torch.cat([(label >= 1), (label == 2)], dim=1).float()
+
+
 def _dice(prob: npt.NDArray[np.floating], label: npt.NDArray[np.integer]) -> float | None:
-    truth = label > 0
+    """Dice of ``prob > 0.5`` against the residual-tumour voxels (label 2) of one case."""
+    truth = label == 2
     if not truth.any():
         return None
     pred = prob > 0.5
@@ -134,14 +151,14 @@ def train_network_on(
     training_set: dict[str, Any],
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
-    """Train on cached cases; write ``out_dir/segnet-v1.{npz,json}``, the best checkpoint
+    """Train on cached cases; write ``out_dir/segnet-v2.{npz,json}``, the best checkpoint
     and ``out_dir/network-metrics.json`` (one entry per epoch). Returns the JSON card data."""
     import monai
     import torch
     from monai.losses import DiceCELoss
     from monai.transforms import (
         Compose,
-        RandCropByPosNegLabeld,
+        RandCropByLabelClassesd,
         RandFlipd,
         RandGaussianNoised,
         RandScaleIntensityd,
@@ -156,14 +173,15 @@ def train_network_on(
     monai.utils.set_determinism(seed=options.seed)
     augment = Compose(
         [
-            RandCropByPosNegLabeld(
+            RandCropByLabelClassesd(
                 keys=["image", "label"],
                 label_key="label",
                 spatial_size=options.patch_zyx,
-                pos=1.0,
-                neg=1.0,
-                num_samples=1,
+                ratios=list(options.class_ratios),
+                num_classes=len(options.class_ratios),
+                num_samples=options.patches_per_case,
                 allow_smaller=True,
+                warn=False,
             ),
             RandFlipd(keys=["image", "label"], prob=0.5, spatial_axis=1),
             RandFlipd(keys=["image", "label"], prob=0.5, spatial_axis=2),
@@ -174,7 +192,7 @@ def train_network_on(
     augment.set_random_state(seed=options.seed)
     device = options.device
     net = build_network(options.arch).to(device)
-    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
+    loss_fn = DiceCELoss(sigmoid=True, batch=True)
     optimiser = torch.optim.Adam(net.parameters(), lr=options.learning_rate, weight_decay=1e-5)
     val_x = torch.from_numpy(np.stack([_centre(samples[i].image, margin) for i in val_idx]))
     val_y = torch.from_numpy(
@@ -191,13 +209,16 @@ def train_network_on(
         losses = []
         for b in range(0, len(order), options.batch_size):
             items = [
-                _first(augment({"image": samples[i].image, "label": samples[i].label[None]}))
+                patch
                 for i in order[b : b + options.batch_size]
+                for patch in _patches(
+                    augment({"image": samples[i].image, "label": samples[i].label[None]})
+                )
             ]
             x = torch.stack([torch.as_tensor(np.asarray(d["image"])) for d in items]).float()
             y = torch.stack([torch.as_tensor(np.asarray(d["label"])) for d in items]).long()
             optimiser.zero_grad()
-            loss = loss_fn(net(x.to(device)), y.to(device))
+            loss = loss_fn(net(x.to(device)), _targets(y).to(device))
             loss.backward()
             optimiser.step()
             losses.append(float(loss.detach()))
@@ -208,10 +229,10 @@ def train_network_on(
             for b in range(0, len(val_idx), options.batch_size):
                 logits = net(val_x[b : b + options.batch_size].to(device))
                 val_loss += (
-                    float(loss_fn(logits, val_y[b : b + options.batch_size].to(device)))
+                    float(loss_fn(logits, _targets(val_y[b : b + options.batch_size]).to(device)))
                     * logits.shape[0]
                 )
-                probs.append(torch.softmax(logits, 1)[:, 1].cpu().numpy())
+                probs.append(torch.sigmoid(logits)[:, -1].cpu().numpy())
             val_loss /= len(val_idx)
         prob = np.concatenate(probs)
         dices = [
@@ -276,18 +297,26 @@ def train_network_on(
 def fit_pooling(
     net: Any, samples: Sequence[_Sample], spec: CropSpec, margin: int, arch: Architecture
 ) -> Pooling:
-    """Fit the soft-volume logistic on the training cases (TTA-averaged maps)."""
+    """Fit the pooling logistic on the training cases (TTA-averaged maps): soft tumour volume
+    over all probabilities (threshold 0) and peak probability."""
     from sklearn.linear_model import LogisticRegression
 
-    model = SegNet(net, spec, Pooling(), {}, "")
+    base = Pooling(threshold=0.0)
+    model = SegNet(net, spec, base, {}, "")
     images = np.stack([_centre(s.image, margin) for s in samples])
     probs = predict_probability(model, images, flips=TTA_FLIPS).mean(axis=1)
-    volumes = np.asarray(
+    features = np.asarray(
         [
-            soft_volume(p, _centre(s.bed, margin) > 0, spec, Pooling())
+            pooled_features(p, _centre(s.bed, margin) > 0, spec, base)
             for p, s in zip(probs, samples, strict=True)
         ]
     )
+    x = np.column_stack([np.log1p(features[:, 0]), features[:, 1]])
     y = np.asarray([s.study_label for s in samples])
-    clf = LogisticRegression(C=1.0).fit(np.log1p(volumes)[:, None], y)
-    return Pooling(slope=float(clf.coef_[0, 0]), intercept=float(clf.intercept_[0]))
+    clf = LogisticRegression(C=1.0).fit(x, y)
+    return Pooling(
+        slope=float(clf.coef_[0, 0]),
+        peak_weight=float(clf.coef_[0, 1]),
+        intercept=float(clf.intercept_[0]),
+        threshold=base.threshold,
+    )
