@@ -403,6 +403,14 @@ def train_model_command(
     val_fraction: Annotated[
         float, typer.Option(min=0.05, max=0.5, help="Fraction of cases held out for validation.")
     ] = 0.2,
+    start_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--start-from",
+            help="Weights card to fine-tune instead of starting from random weights, e.g. "
+            "models/segnet-v2.json (use a lower --learning-rate such as 5e-4).",
+        ),
+    ] = None,
     verbose: Verbose = 0,
 ) -> None:
     """Train the MONAI network (T2W, high-b, ADC -> voxel maps of tumour bed and residual
@@ -427,6 +435,7 @@ def train_model_command(
                 batch_size=batch_size,
                 learning_rate=learning_rate,
                 val_fraction=val_fraction,
+                start_from=start_from,
                 progress=advance,
             )
     except PipelineError as exc:

@@ -99,3 +99,46 @@ def test_train_network_writes_weights_card_and_metrics(tmp_path: Path) -> None:
     history = json.loads((tmp_path / "out" / "network-metrics.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
     assert (tmp_path / "out" / "checkpoint-best.npz").is_file()
+
+
+def test_fine_tuning_starts_from_the_given_weights(tmp_path: Path) -> None:
+    import dataclasses
+
+    import torch
+
+    torch.set_num_threads(2)
+    paths = _cohort(tmp_path / "cache")
+    base = NetworkTrainingOptions(
+        max_epochs=1,
+        patience=1,
+        batch_size=4,
+        seed=0,
+        patch_zyx=(8, 16, 16),
+        spec=CropSpec(spacing_xyz=(1.25, 1.25, 3.0), shape_zyx=(8, 24, 24)),
+        arch=Architecture(init_filters=8, blocks_down=(1, 1), blocks_up=(1,)),
+    )
+    first = load_network(train_network_on(paths, tmp_path / "a", options=base, training_set={}))
+    # a learning rate of ~0 keeps the starting weights: fine-tuning must begin from them
+    tuned_options = dataclasses.replace(
+        base, start_from=tmp_path / "a" / "segnet-v2.json", learning_rate=1e-12, seed=7
+    )
+    tuned = load_network(
+        train_network_on(paths, tmp_path / "b", options=tuned_options, training_set={})
+    )
+    for (name, a), b in zip(
+        first.module.state_dict().items(), tuned.module.state_dict().values(), strict=True
+    ):
+        if a.is_floating_point():
+            assert torch.allclose(a, b, atol=1e-6), name
+    fresh = load_network(
+        train_network_on(
+            paths, tmp_path / "c", options=dataclasses.replace(base, seed=7), training_set={}
+        )
+    )
+    conv = next(k for k in first.module.state_dict() if k.endswith("weight"))
+    assert not torch.allclose(first.module.state_dict()[conv], fresh.module.state_dict()[conv])
+    wrong = dataclasses.replace(
+        tuned_options, spec=CropSpec(spacing_xyz=(1.25, 1.25, 3.0), shape_zyx=(8, 16, 16))
+    )
+    with pytest.raises(InputError, match="trained on crops"):
+        train_network_on(paths, tmp_path / "d", options=wrong, training_set={})

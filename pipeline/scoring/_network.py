@@ -76,11 +76,7 @@ class Pooling:
 
     def probability(self, volume_mm3: float, peak: float = 0.0) -> float:
         """P(residual) of a soft tumour volume (mm^3) and peak tumour probability."""
-        z = (
-            self.slope * math.log1p(max(volume_mm3, 0.0))
-            + self.peak_weight * peak
-            + self.intercept
-        )
+        z = self.slope * math.log1p(max(volume_mm3, 0.0)) + self.peak_weight * peak + self.intercept
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 

@@ -67,6 +67,16 @@ def window_starts(length: int, window: int) -> list[int]:
     return starts
 
 
+def window_corners(shape: tuple[int, ...], window: tuple[int, int, int]) -> list[tuple[int, ...]]:
+    """``[z, y, x]`` start corners of the windows that tile a grid of ``shape``."""
+    return [
+        (z, y, x)
+        for z in window_starts(shape[0], window[0])
+        for y in window_starts(shape[1], window[1])
+        for x in window_starts(shape[2], window[2])
+    ]
+
+
 def bed_probability(
     net: SegNet,
     t2w: Volume,
@@ -81,12 +91,7 @@ def bed_probability(
     arrays = [np.asarray(resample_to(v, grid).array, np.float64) for v in (t2w, high_b, adc)]
     wz, wy, wx = net.spec.shape_zyx
     shape = grid.array.shape
-    corners = [
-        (z, y, x)
-        for z in window_starts(shape[0], wz)
-        for y in window_starts(shape[1], wy)
-        for x in window_starts(shape[2], wx)
-    ]
+    corners = window_corners(shape, net.spec.shape_zyx)
     total = np.zeros(shape, np.float64)
     count = np.zeros(shape, np.float64)
     for first in range(0, len(corners), batch_size):
@@ -152,12 +157,7 @@ def find_bed(
     region = largest_region(on_t2w, threshold, min_voxels)
     if region is None:
         return None
-    grid = probability.array.shape
-    windows = (
-        len(window_starts(grid[0], net.spec.shape_zyx[0]))
-        * len(window_starts(grid[1], net.spec.shape_zyx[1]))
-        * len(window_starts(grid[2], net.spec.shape_zyx[2]))
-    )
+    windows = len(window_corners(probability.array.shape, net.spec.shape_zyx))
     return BedSearch(
         mask=t2w.with_array(region.astype(np.uint8), kind=VolumeKind.LABEL),
         mean_probability=float(on_t2w[region].mean()),

@@ -85,13 +85,15 @@ def train_network(
     batch_size: int = 8,
     learning_rate: float = 2e-3,
     val_fraction: float = 0.2,
+    start_from: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Train the MONAI network; returns ``out_dir/segnet-v2.json`` (weights ``.npz`` beside).
 
     ``device`` is ``"cpu"`` or ``"cuda"`` (resolve ``--device auto`` with
     :func:`pipeline.device.resolve_device` first). Data options as in :func:`train_radiomics`;
-    ``progress(epoch, max_epochs)`` after each epoch.
+    ``start_from`` is a weights card to fine-tune (e.g. the shipped ``segnet-v2.json`` on
+    your labelled data); ``progress(epoch, max_epochs)`` after each epoch.
     """
     paths = training_cases(
         out_dir, cache=cache, labelled=labelled, cases=cases, seed=seed, workers=workers
@@ -104,6 +106,7 @@ def train_network(
         val_fraction=val_fraction,
         seed=seed,
         device=device,
+        start_from=start_from,
     )
     return train_network_on(
         paths,

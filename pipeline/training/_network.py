@@ -37,6 +37,7 @@ from pipeline.scoring._network import (
     Pooling,
     SegNet,
     build_network,
+    load_network,
     pooled_features,
     predict_probability,
     save_network,
@@ -57,6 +58,8 @@ class NetworkTrainingOptions:
     batch_size: int = 8
     patches_per_case: int = 2
     class_ratios: tuple[float, float, float] = (1.0, 1.0, 2.0)
+    #: A weights card (``segnet-v2.json``) to start from (fine-tuning) instead of random weights.
+    start_from: Path | None = None
     patch_zyx: tuple[int, int, int] = (16, 32, 32)
     learning_rate: float = 2e-3
     val_fraction: float = 0.2
@@ -191,7 +194,16 @@ def train_network_on(
     )
     augment.set_random_state(seed=options.seed)
     device = options.device
-    net = build_network(options.arch).to(device)
+    net = build_network(options.arch)
+    if options.start_from is not None:
+        initial = load_network(options.start_from)
+        if initial.spec != spec:
+            raise InputError(
+                f"{options.start_from} was trained on crops {initial.spec}, not {spec}",
+                file=options.start_from,
+            )
+        net.load_state_dict(initial.module.state_dict())
+    net = net.to(device)
     loss_fn = DiceCELoss(sigmoid=True, batch=True)
     optimiser = torch.optim.Adam(net.parameters(), lr=options.learning_rate, weight_decay=1e-5)
     val_x = torch.from_numpy(np.stack([_centre(samples[i].image, margin) for i in val_idx]))
@@ -275,7 +287,11 @@ def train_network_on(
     extra = {
         "name": NETWORK_NAME,
         "training": {
-            "options": {k: v for k, v in options.__dict__.items() if k not in ("spec", "arch")},
+            "options": {
+                k: (str(v) if isinstance(v, Path) else v)
+                for k, v in options.__dict__.items()
+                if k not in ("spec", "arch")
+            },
             "best_val_loss": best_loss,
             "epochs_run": len(history),
             "n_train": len(train_idx),
