@@ -547,3 +547,39 @@ def test_public_api_resolves() -> None:
         assert getattr(evaluate_pkg, name) is not None, name
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = evaluate_pkg.nope
+
+
+def test_reads_the_table_that_ccr_batch_writes(tmp_path: Path) -> None:
+    """The two halves meet: rows written by pipeline.batch's own writer (CSV and Parquet,
+    its column names) evaluate to scikit-learn's AUC and Brier score, with the batch's
+    ``reference_label`` column as the labels and failed studies excluded."""
+    from pipeline.batch._results import write_results
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(40):
+        residual = i % 3 == 0
+        failed = i in (5, 17)
+        p = float(np.clip(rng.normal(0.25 + 0.5 * residual, 0.2), 0.0, 1.0))
+        rows.append(
+            {
+                "study_key": f"k{i:03d}",
+                "entry": f"case-{i:03d}",
+                "status": "failed" if failed else "done",
+                "decision": None if failed else ("incomplete" if p >= 0.8 else "near_cCR"),
+                "p_residual": None if failed else p,
+                "reference_label": "residual" if residual else "complete",
+                "error": "boom" if failed else None,
+            }
+        )
+    out = tmp_path / "batch"
+    out.mkdir()
+    write_results(out, rows)
+    done = [r for r in rows if r["status"] == "done"]
+    y = np.asarray([r["reference_label"] == "residual" for r in done], int)
+    p = np.asarray([r["p_residual"] for r in done], float)
+    for source in (out / "results.csv", out / "results.parquet"):
+        got = _run(source, None, tmp_path / source.suffix.strip("."), n_bootstrap=200)
+        assert got["counts"]["excluded_status"] == {"failed": 2}
+        assert got["auc"]["value"] == pytest.approx(roc_auc_score(y, p), abs=1e-6)
+        assert got["calibration"]["brier"] == pytest.approx(brier_score_loss(y, p), abs=1e-6)
