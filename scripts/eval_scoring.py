@@ -97,7 +97,9 @@ def main() -> None:
         )
         found = find_bed(net, case.t2w, case.high_b, case.adc)
         bed_truth = np.asarray(case.bed.array) > 0
-        bed_found = np.asarray(found.mask.array) > 0 if found is not None else bed_truth & False
+        bed_found = (
+            np.asarray(found.mask.array) > 0 if found is not None else np.zeros_like(bed_truth)
+        )
         bed_dice = float(
             2 * (bed_found & bed_truth).sum() / max(bed_found.sum() + bed_truth.sum(), 1)
         )

@@ -28,6 +28,7 @@ from pipeline.scoring._network import (
     Pooling,
     build_network,
     pooled_features,
+    pooling_region,
     save_network,
 )
 from pipeline.scoring._radiomics_model import save_radiomics_model
@@ -141,10 +142,12 @@ def test_pooled_features_known_answer() -> None:
     prob[2, 5, 7] = 0.6  # 2 mm from the bed: inside the 3 mm margin
     prob[2, 5, 9] = 0.95  # 4 mm away: outside
     prob[1, 4, 4] = 0.3  # below the threshold
-    volume, peak = pooled_features(prob, bed, spec, Pooling(region_margin_mm=3.0, threshold=0.5))
+    pooling = Pooling(region_margin_mm=3.0, threshold=0.5)
+    region = pooling_region(bed, spec, pooling)
+    volume, peak = pooled_features(prob, region, spec, pooling)
     assert volume == pytest.approx((0.9 + 0.6) * 2.0)
     assert peak == pytest.approx(0.9)
-    soft, _ = pooled_features(prob, bed, spec, Pooling(region_margin_mm=3.0, threshold=0.0))
+    soft, _ = pooled_features(prob, region, spec, Pooling(region_margin_mm=3.0, threshold=0.0))
     assert soft == pytest.approx((0.9 + 0.6 + 0.3) * 2.0)
 
 

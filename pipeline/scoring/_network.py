@@ -271,17 +271,23 @@ def _flip(tensor: torch.Tensor, axes: tuple[int, ...], *, offset: int) -> torch.
     return torch.flip(tensor, [a + offset for a in axes]) if axes else tensor
 
 
+def pooling_region(
+    bed: npt.NDArray[np.bool_], spec: CropSpec, pooling: Pooling
+) -> npt.NDArray[np.bool_]:
+    """The tumour bed dilated by ``pooling.region_margin_mm`` on the crop grid."""
+    spacing_zyx = spec.spacing_xyz[::-1]
+    distance = ndimage.distance_transform_edt(~np.asarray(bed, bool), sampling=spacing_zyx)
+    return np.asarray(distance <= pooling.region_margin_mm)
+
+
 def pooled_features(
     probability: npt.NDArray[np.floating],
-    bed: npt.NDArray[np.bool_],
+    region: npt.NDArray[np.bool_],
     spec: CropSpec,
     pooling: Pooling,
 ) -> tuple[float, float]:
-    """Soft tumour volume (mm^3) and peak tumour probability of one map inside the dilated
-    bed (see module docstring)."""
-    spacing_zyx = spec.spacing_xyz[::-1]
-    distance = ndimage.distance_transform_edt(~np.asarray(bed, bool), sampling=spacing_zyx)
-    region = distance <= pooling.region_margin_mm
+    """Soft tumour volume (mm^3) and peak tumour probability of one map inside ``region``
+    (:func:`pooling_region`; see module docstring)."""
     p = np.asarray(probability, np.float64) * region
     voxel = float(np.prod(spec.spacing_xyz))
     return float((p * (p > pooling.threshold)).sum() * voxel), float(p.max(initial=0.0))
@@ -317,11 +323,11 @@ def score_crops(
     )
     scores = []
     for crop, per_flip in zip(crops, probs, strict=True):
-        bed = crop.bed > 0
+        region = pooling_region(crop.bed > 0, net.spec, net.pooling)
         mean = per_flip.mean(axis=0)
-        volume, peak = pooled_features(mean, bed, net.spec, net.pooling)
+        volume, peak = pooled_features(mean, region, net.spec, net.pooling)
         flip_p = tuple(
-            net.pooling.probability(*pooled_features(p, bed, net.spec, net.pooling))
+            net.pooling.probability(*pooled_features(p, region, net.spec, net.pooling))
             for p in per_flip
         )
         scores.append(

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from pipeline.registration import resample_to
-from pipeline.scoring._crop import CropSpec, normalise
+from pipeline.scoring._crop import CropSpec, crop_grid, normalise
 from pipeline.scoring._network import SegNet, predict_classes
 from pipeline.volume import Volume, VolumeKind
 
@@ -40,19 +40,16 @@ def search_grid(reference: Volume, spec: CropSpec) -> Volume:
     extent = size_xyz * np.asarray(reference.spacing, float)
     spacing = np.asarray(spec.spacing_xyz, float)
     n_xyz = np.maximum(np.ceil(extent / spacing).astype(int), np.asarray(spec.shape_zyx[::-1]))
-    # voxel centres: the first lies on the reference's first voxel corner plus half a voxel
+    # both grids start at the reference's first voxel corner: centre the new grid's box there
     corner = np.asarray(reference.origin) - reference.direction_matrix @ (
         np.asarray(reference.spacing) / 2.0
     )
-    origin = corner + reference.direction_matrix @ (spacing / 2.0)
-    return Volume(
-        array=np.zeros(tuple(int(v) for v in n_xyz[::-1]), np.uint8),
-        spacing=(float(spacing[0]), float(spacing[1]), float(spacing[2])),
-        origin=(float(origin[0]), float(origin[1]), float(origin[2])),
-        direction=reference.direction,
-        kind=VolumeKind.LABEL,
-        frame_of_reference_uid=reference.frame_of_reference_uid,
+    centre = corner + reference.direction_matrix @ (n_xyz * spacing / 2.0)
+    grid_spec = CropSpec(
+        spacing_xyz=(float(spacing[0]), float(spacing[1]), float(spacing[2])),
+        shape_zyx=(int(n_xyz[2]), int(n_xyz[1]), int(n_xyz[0])),
     )
+    return crop_grid(reference, centre, grid_spec)
 
 
 def window_starts(length: int, window: int) -> list[int]:
@@ -90,31 +87,18 @@ def bed_probability(
     grid = search_grid(t2w, net.spec)
     arrays = [np.asarray(resample_to(v, grid).array, np.float64) for v in (t2w, high_b, adc)]
     wz, wy, wx = net.spec.shape_zyx
-    shape = grid.array.shape
-    corners = window_corners(shape, net.spec.shape_zyx)
-    total = np.zeros(shape, np.float64)
-    count = np.zeros(shape, np.float64)
-    for first in range(0, len(corners), batch_size):
-        chunk = corners[first : first + batch_size]
-        windows = np.stack(
-            [
-                normalise(*(a[z : z + wz, y : y + wy, x : x + wx] for a in arrays))
-                for z, y, x in chunk
-            ]
-        )
-        classes = predict_classes(net, windows, device=device, flips=((),), batch_size=batch_size)
-        for (z, y, x), probs in zip(chunk, classes[:, 0], strict=True):
-            total[z : z + wz, y : y + wy, x : x + wx] += probs[0]
-            count[z : z + wz, y : y + wy, x : x + wx] += 1.0
-    probability = (total / np.maximum(count, 1.0)).astype(np.float32)
-    return Volume(
-        array=probability,
-        spacing=grid.spacing,
-        origin=grid.origin,
-        direction=grid.direction,
-        kind=VolumeKind.INTENSITY,
-        frame_of_reference_uid=grid.frame_of_reference_uid,
+    corners = window_corners(grid.array.shape, net.spec.shape_zyx)
+    windows = np.stack(
+        [normalise(*(a[z : z + wz, y : y + wy, x : x + wx] for a in arrays)) for z, y, x in corners]
     )
+    bed = predict_classes(net, windows, device=device, flips=((),), batch_size=batch_size)[:, 0, 0]
+    total = np.zeros(grid.array.shape, np.float64)
+    count = np.zeros(grid.array.shape, np.float64)
+    for (z, y, x), probability in zip(corners, bed, strict=True):
+        total[z : z + wz, y : y + wy, x : x + wx] += probability
+        count[z : z + wz, y : y + wy, x : x + wx] += 1.0
+    mean = (total / np.maximum(count, 1.0)).astype(np.float32)
+    return grid.with_array(mean, kind=VolumeKind.INTENSITY)
 
 
 def largest_region(

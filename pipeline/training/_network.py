@@ -39,6 +39,7 @@ from pipeline.scoring._network import (
     build_network,
     load_network,
     pooled_features,
+    pooling_region,
     predict_probability,
     save_network,
 )
@@ -283,7 +284,7 @@ def train_network_on(
     if best_state is not None:
         net.load_state_dict(best_state)
     net = net.cpu().eval()
-    pooling = fit_pooling(net, samples, spec, margin, options.arch)
+    pooling = fit_pooling(net, samples, spec, margin)
     extra = {
         "name": NETWORK_NAME,
         "training": {
@@ -310,9 +311,7 @@ def train_network_on(
     )
 
 
-def fit_pooling(
-    net: Any, samples: Sequence[_Sample], spec: CropSpec, margin: int, arch: Architecture
-) -> Pooling:
+def fit_pooling(net: Any, samples: Sequence[_Sample], spec: CropSpec, margin: int) -> Pooling:
     """Fit the pooling logistic on the training cases (TTA-averaged maps): soft tumour volume
     over all probabilities (threshold 0) and peak probability."""
     from sklearn.linear_model import LogisticRegression
@@ -323,7 +322,7 @@ def fit_pooling(
     probs = predict_probability(model, images, flips=TTA_FLIPS).mean(axis=1)
     features = np.asarray(
         [
-            pooled_features(p, _centre(s.bed, margin) > 0, spec, base)
+            pooled_features(p, pooling_region(_centre(s.bed, margin) > 0, spec, base), spec, base)
             for p, s in zip(probs, samples, strict=True)
         ]
     )
