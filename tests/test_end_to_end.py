@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -141,6 +142,8 @@ def test_outputs_carry_the_research_statement_and_no_temporary_files(
         "highb.nii.gz",
         "tumour_bed.nii.gz",
         "residual_probability.nii.gz",
+        "network_probability.nii.gz",
+        "network_tumour.nii.gz",
         "seg.dcm",
         "sr.dcm",
         "adc_pmap.dcm",
@@ -174,3 +177,36 @@ def test_keep_identifiers_and_dwi_grid_on_request(cohort: list[Path], tmp_path: 
     _run(case, default)
     assert not (default / "adc_dwi_grid.nii.gz").exists()
     assert str(pydicom.dcmread(default / "seg.dcm").PatientID) != str(source.PatientID)
+
+
+@pytest.mark.slow
+def test_network_maps_find_the_phantom_residual_tumour(cohort: list[Path], tmp_path: Path) -> None:
+    """The network's probability map and segmentation are written on the T2W grid; the
+    segmentation is the map above the card's threshold and overlaps the truth tumour."""
+    import SimpleITK as sitk
+
+    from pipeline.config import load_config
+    from pipeline.scoring import load_network
+    from pipeline.scoring._learned import model_path
+
+    case = cohort[2]
+    truth = json.loads((case / "truth.json").read_text())
+    assert truth["case_type"] == "residual_tumour"
+    out = tmp_path / "out"
+    code, _ = _run(case, out)
+    assert code == 0
+    probability = sitk.ReadImage(str(out / "network_probability.nii.gz"))
+    tumour = sitk.ReadImage(str(out / "network_tumour.nii.gz"))
+    t2w = sitk.ReadImage(str(out / "t2w.nii.gz"))
+    for image in (probability, tumour):
+        assert image.GetSize() == t2w.GetSize()
+        assert np.allclose(image.GetOrigin(), t2w.GetOrigin())
+    p = sitk.GetArrayFromImage(probability)
+    seg = sitk.GetArrayFromImage(tumour) > 0
+    assert p.min() >= 0.0 and p.max() <= 1.0
+    net = load_network(model_path(load_config().scoring.learned.network_model))
+    assert np.array_equal(seg, p > net.segmentation_threshold)
+    true_tumour = sitk.GetArrayFromImage(sitk.ReadImage(str(case / truth["masks"]["tumour"]))) > 0
+    dice = 2 * (seg & true_tumour).sum() / (seg.sum() + true_tumour.sum())
+    assert dice > 0.5, dice
+    assert "Network: residual-tumour probability" in (out / "report.html").read_text()

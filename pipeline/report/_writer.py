@@ -31,6 +31,8 @@ MAP_FILES = {
     "tumour_bed": "tumour_bed.nii.gz",
     "residual": "residual_tumour.nii.gz",
     "residual_probability": "residual_probability.nii.gz",
+    "network_probability": "network_probability.nii.gz",
+    "network_tumour": "network_tumour.nii.gz",
     "baseline_t2w": "baseline_t2w_on_restaging.nii.gz",
 }
 
@@ -59,6 +61,27 @@ def _figures(maps: ImagingMaps, study_key: str) -> list[tuple[str, bytes]]:
             ),
         )
     )
+    if maps.network_probability is not None:
+        figures.append(
+            (
+                "Network: residual-tumour probability; red: its segmentation (cyan: tumour bed)",
+                overlay_figure(
+                    [
+                        Panel("T2W", maps.t2w),
+                        Panel(
+                            "network P(residual tumour)",
+                            maps.network_probability,
+                            window=(0.0, 1.0),
+                            cmap="magma",
+                            colorbar_label="probability",
+                        ),
+                    ],
+                    bed=maps.tumour_bed,
+                    residual=maps.network_tumour,
+                    title=f"study {study_key}",
+                ),
+            )
+        )
     if maps.baseline_t2w is not None:
         figures.append(
             (

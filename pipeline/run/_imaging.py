@@ -430,6 +430,8 @@ def analyse_imaging(
             tumour_bed=bed,
             residual=assessment.residual_map,
             residual_probability=assessment.residual_probability,
+            network_probability=learned.network_probability if learned is not None else None,
+            network_tumour=learned.network_tumour if learned is not None else None,
         ),
     )
 

@@ -20,6 +20,8 @@ class ImagingMaps:
     tumour_bed: Volume | None = None
     residual: Volume | None = None
     residual_probability: Volume | None = None
+    network_probability: Volume | None = None
+    network_tumour: Volume | None = None
     baseline_t2w: Volume | None = None
     adc_dwi_grid: Volume | None = None
     high_b_dwi_grid: Volume | None = None

@@ -7,14 +7,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from pipeline.config.scoring import LearnedScoringConfig
 from pipeline.errors import PipelineError
 from pipeline.resources import models_dir
 from pipeline.scoring._crop import make_crop
 from pipeline.scoring._fusion import FusedScore, fuse
-from pipeline.scoring._network import TTA_FLIPS, NetworkScore, SegNet, load_network, score_crops
+from pipeline.scoring._network import (
+    TTA_FLIPS,
+    NetworkScore,
+    SegNet,
+    load_network,
+    probability_on,
+    score_crops,
+)
 from pipeline.scoring._radiomics_model import RadiomicsModel, load_radiomics_model
-from pipeline.volume import Volume
+from pipeline.volume import Volume, VolumeKind
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +46,10 @@ class LearnedAssessment:
     fused: FusedScore | None
     warnings: tuple[str, ...] = field(default=())
     models: dict[str, str] = field(default_factory=dict)
+    #: The network's residual-tumour probability on the T2W grid and its segmentation
+    #: (probability > the card's ``segmentation.threshold``); ``None`` when it did not run.
+    network_probability: Volume | None = None
+    network_tumour: Volume | None = None
 
 
 def model_path(name: str) -> Path:
@@ -87,6 +100,8 @@ def assess_learned(
         except PipelineError as exc:
             warnings.append(f"radiomics classifier skipped: {exc}")
     network: NetworkScore | None = None
+    network_probability: Volume | None = None
+    network_tumour: Volume | None = None
     if scorers.network is not None:
         crop = make_crop(t2w, high_b, adc, bed, spec=scorers.network.spec)
         network = score_crops(  # one study; batch many with score_crops directly
@@ -96,6 +111,12 @@ def assess_learned(
             mixed_precision=config.mixed_precision,
             flips=TTA_FLIPS if config.test_time_flips else ((),),
         )[0]
+        network_probability = probability_on(t2w, crop.grid, network.probability)
+        network_tumour = t2w.with_array(
+            (network_probability.array > scorers.network.segmentation_threshold).astype(np.uint8),
+            kind=VolumeKind.LABEL,
+            units="",
+        )
     probabilities: dict[str, float] = {}
     names: dict[str, str] = {}
     if p_radiomics is not None and scorers.radiomics is not None:
@@ -117,4 +138,12 @@ def assess_learned(
         models[scorers.radiomics.name] = f"sha256:{scorers.radiomics.sha256}"
     if scorers.network is not None:
         models[scorers.network.name] = f"sha256:{scorers.network.sha256}"
-    return LearnedAssessment(p_radiomics, network, fused, tuple(warnings), models)
+    return LearnedAssessment(
+        p_radiomics,
+        network,
+        fused,
+        tuple(warnings),
+        models,
+        network_probability=network_probability,
+        network_tumour=network_tumour,
+    )

@@ -39,7 +39,9 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from pipeline.errors import ConfigError, InputError
+from pipeline.registration import resample_to
 from pipeline.scoring._crop import Crop, CropSpec
+from pipeline.volume import Volume, VolumeKind
 
 if TYPE_CHECKING:
     import torch
@@ -118,6 +120,12 @@ class SegNet:
     @property
     def name(self) -> str:
         return str(self.metadata.get("name", NETWORK_NAME))
+
+    @property
+    def segmentation_threshold(self) -> float:
+        """Probability above which a voxel of the TTA-mean map is called residual tumour
+        (card field ``segmentation.threshold``; 0.5 when the card has none)."""
+        return float(self.metadata.get("segmentation", {}).get("threshold", 0.5))
 
 
 def _sha256(path: Path) -> str:
@@ -291,6 +299,20 @@ def pooled_features(
     p = np.asarray(probability, np.float64) * region
     voxel = float(np.prod(spec.spacing_xyz))
     return float((p * (p > pooling.threshold)).sum() * voxel), float(p.max(initial=0.0))
+
+
+def probability_on(
+    reference: Volume, grid: Volume, probability: npt.NDArray[np.floating]
+) -> Volume:
+    """A crop's residual-tumour probability map (on ``grid``) resampled linearly onto
+    ``reference``'s grid (e.g. the restaging T2W); 0 outside the crop."""
+    on_crop = grid.with_array(np.asarray(probability, np.float32), kind=VolumeKind.INTENSITY)
+    values = np.clip(np.asarray(resample_to(on_crop, reference).array), 0.0, 1.0)
+    return reference.with_array(
+        values.astype(np.float32),
+        kind=VolumeKind.INTENSITY,
+        units="probability 0-1 (residual tumour, network TTA mean)",
+    )
 
 
 def score_crops(
