@@ -9,9 +9,10 @@ The cohort must come from a seed not used in training, e.g.::
 Writes ``results.json``, ``cases.csv``, ``roc.png`` and ``table.md`` (README rows) to ``--out``.
 Dice is measured on the restaging T2W grid, where the truth lives: the network's TTA-mean
 tumour probability is resampled (linear) from its crop grid onto the T2W grid and thresholded
-at 0.5. Reported for cases whose truth tumour has a largest extent >= 5 mm (smaller foci are
-below DWI resolution); ``dice_crop`` is the same on the coarser crop grid (truth resampled onto
-it), for reference.
+at the card's ``segmentation.threshold`` (fitted on the training cases), as ``ccr run`` writes
+``network_tumour.nii.gz``. Reported for cases whose truth tumour has a largest extent >= 5 mm
+(smaller foci are below DWI resolution); ``dice_crop`` is the same on the coarser crop grid
+(truth resampled onto it), for reference.
 
 Bed search: the network also searches each cached case's maps (the tumour bed plus 40 mm in
 plane, all slices) for the tumour bed as if no mask existed; reported as Dice against the
@@ -30,7 +31,6 @@ import numpy as np
 import torch
 
 from pipeline.config import load_config
-from pipeline.registration import resample_to
 from pipeline.scoring import (
     find_bed,
     fuse,
@@ -40,10 +40,8 @@ from pipeline.scoring import (
     score_crops,
 )
 from pipeline.scoring._crop import label_on_crop
+from pipeline.scoring._network import probability_on
 from pipeline.training import cached_cases, read_cached_case
-from pipeline.volume import VolumeKind
-
-INTENSITY = VolumeKind.INTENSITY
 
 SCORERS = ("rules", "radiomics", "network", "fusion")
 
@@ -83,13 +81,13 @@ def main() -> None:
             network_spread=score.uncertainty,
         )
         truth = label_on_crop(case.tumour, crop.grid) > 0
-        pred = score.probability > 0.5
+        pred = score.probability > net.segmentation_threshold
         dice_crop = (
             float(2 * (pred & truth).sum() / (pred.sum() + truth.sum())) if truth.any() else None
         )
         truth_t2 = np.asarray(case.tumour.array) > 0
-        prob_map = crop.grid.with_array(score.probability, kind=INTENSITY)
-        pred_t2 = np.asarray(resample_to(prob_map, case.t2w).array) > 0.5
+        prob_t2 = probability_on(case.t2w, crop.grid, score.probability)
+        pred_t2 = np.asarray(prob_t2.array) > net.segmentation_threshold
         dice = (
             float(2 * (pred_t2 & truth_t2).sum() / (pred_t2.sum() + truth_t2.sum()))
             if truth_t2.any()

@@ -13,7 +13,11 @@ from pipeline.scoring import CropSpec, load_network, load_radiomics_model
 from pipeline.scoring._network import Architecture
 from pipeline.training import cached_cases, read_cached_case, train_radiomics
 from pipeline.training._cohort import CachedCase, write_cached_case
-from pipeline.training._network import NetworkTrainingOptions, train_network_on
+from pipeline.training._network import (
+    NetworkTrainingOptions,
+    fit_segmentation_threshold,
+    train_network_on,
+)
 from pipeline.volume import Volume, VolumeKind
 
 
@@ -99,6 +103,8 @@ def test_train_network_writes_weights_card_and_metrics(tmp_path: Path) -> None:
     history = json.loads((tmp_path / "out" / "network-metrics.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
     assert (tmp_path / "out" / "checkpoint-best.npz").is_file()
+    segmentation = json.loads(card.read_text())["segmentation"]
+    assert net.segmentation_threshold == segmentation["threshold"]
 
 
 def test_fine_tuning_starts_from_the_given_weights(tmp_path: Path) -> None:
@@ -142,3 +148,20 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match="trained on crops"):
         train_network_on(paths, tmp_path / "d", options=wrong, training_set={})
+
+
+def test_segmentation_threshold_maximises_training_dice() -> None:
+    label = np.zeros((4, 10, 10), np.uint8)
+    label[1:3, 2:6, 2:6] = 2
+    ring = np.zeros(label.shape, bool)
+    ring[1:3, 1:7, 1:7] = True
+    # tumour 0.7, a ring around it 0.4, elsewhere 0.1: Dice 1 for 0.4 <= t < 0.7, nearest 0.5
+    high = np.where(label == 2, 0.7, np.where(ring, 0.4, 0.1))
+    fitted = fit_segmentation_threshold(high[None], [label])
+    assert fitted["threshold"] == 0.5 and fitted["n_cases"] == 1
+    assert fitted["mean_dice_by_threshold"]["0.3"] < 1.0 == fitted["mean_dice_by_threshold"]["0.5"]
+    # a weak map (tumour 0.3, rest 0.1): only 0.2 and 0.25 segment it; 0.25 is nearer 0.5
+    low = np.where(label == 2, 0.3, 0.1)
+    without = np.zeros_like(label)
+    assert fit_segmentation_threshold(np.stack([low, low]), [label, without])["threshold"] == 0.25
+    assert fit_segmentation_threshold(low[None], [without])["fitted"] is False

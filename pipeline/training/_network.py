@@ -284,7 +284,9 @@ def train_network_on(
     if best_state is not None:
         net.load_state_dict(best_state)
     net = net.cpu().eval()
-    pooling = fit_pooling(net, samples, spec, margin)
+    maps = training_maps(net, samples, spec, margin)
+    pooling = fit_pooling(maps, samples, spec, margin)
+    segmentation = fit_segmentation_threshold(maps, [_centre(s.label, margin) for s in samples])
     extra = {
         "name": NETWORK_NAME,
         "training": {
@@ -300,6 +302,7 @@ def train_network_on(
             "val_dice_mean_best": min(history, key=lambda h: h["val_loss"])["val_dice_mean"],
         },
         "training_set": training_set,
+        "segmentation": segmentation,
     }
     return save_network(
         net,
@@ -311,15 +314,23 @@ def train_network_on(
     )
 
 
-def fit_pooling(net: Any, samples: Sequence[_Sample], spec: CropSpec, margin: int) -> Pooling:
-    """Fit the pooling logistic on the training cases (TTA-averaged maps): soft tumour volume
-    over all probabilities (threshold 0) and peak probability."""
+def training_maps(
+    net: Any, samples: Sequence[_Sample], spec: CropSpec, margin: int
+) -> npt.NDArray[np.float32]:
+    """TTA-mean residual-tumour maps ``[n, z, y, x]`` of the training crops (centre window)."""
+    model = SegNet(net, spec, Pooling(threshold=0.0), {}, "")
+    images = np.stack([_centre(s.image, margin) for s in samples])
+    return predict_probability(model, images, flips=TTA_FLIPS).mean(axis=1)
+
+
+def fit_pooling(
+    probs: npt.NDArray[np.floating], samples: Sequence[_Sample], spec: CropSpec, margin: int
+) -> Pooling:
+    """Fit the pooling logistic on the training cases' maps (:func:`training_maps`): soft
+    tumour volume over all probabilities (threshold 0) and peak probability."""
     from sklearn.linear_model import LogisticRegression
 
     base = Pooling(threshold=0.0)
-    model = SegNet(net, spec, base, {}, "")
-    images = np.stack([_centre(s.image, margin) for s in samples])
-    probs = predict_probability(model, images, flips=TTA_FLIPS).mean(axis=1)
     features = np.asarray(
         [
             pooled_features(p, pooling_region(_centre(s.bed, margin) > 0, spec, base), spec, base)
@@ -335,3 +346,32 @@ def fit_pooling(net: Any, samples: Sequence[_Sample], spec: CropSpec, margin: in
         intercept=float(clf.intercept_[0]),
         threshold=base.threshold,
     )
+
+
+#: Candidate segmentation thresholds of :func:`fit_segmentation_threshold`.
+THRESHOLDS = tuple(round(0.2 + 0.05 * i, 2) for i in range(11))
+
+
+def fit_segmentation_threshold(
+    probs: npt.NDArray[np.floating], labels: Sequence[npt.NDArray[np.integer]]
+) -> dict[str, Any]:
+    """The threshold of :data:`THRESHOLDS` with the highest mean per-case Dice (residual
+    tumour, label 2) over the cases that have tumour; ties go to the one nearest 0.5.
+    Returns the card's ``segmentation`` entry (threshold, Dice per candidate, case count)."""
+    cases = [(p, y) for p, y in zip(probs, labels, strict=True) if (y == 2).any()]
+    if not cases:
+        return {"threshold": 0.5, "fitted": False, "why": "no training case has tumour"}
+    means = {}
+    for t in THRESHOLDS:
+        dices = [
+            2 * ((p > t) & (y == 2)).sum() / ((p > t).sum() + (y == 2).sum()) for p, y in cases
+        ]
+        means[t] = float(np.mean(dices))
+    best = max(THRESHOLDS, key=lambda t: (round(means[t], 4), -abs(t - 0.5)))
+    return {
+        "threshold": best,
+        "fitted": True,
+        "fitted_on": "training cases with tumour, crop grid, TTA-mean map",
+        "n_cases": len(cases),
+        "mean_dice_by_threshold": {str(t): round(means[t], 4) for t in THRESHOLDS},
+    }
