@@ -30,6 +30,7 @@ class QualityProblem(str, Enum):
     DWI_REGISTRATION_DOUBTFUL = "dwi_registration_doubtful"
     BASELINE_REGISTRATION_DOUBTFUL = "baseline_registration_doubtful"
     ADC_FIT_POOR = "adc_fit_poor"
+    DWI_BED_NOT_COVERED = "dwi_bed_not_covered"
     TOO_FEW_B_VALUES = "too_few_b_values"
 
 

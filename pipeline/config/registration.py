@@ -102,6 +102,12 @@ class RegistrationQcConfig(FrozenModel):
     max_rotation_deg: float = Field(default=12.0, gt=0)
     require_metric_improvement: bool = True
     max_folding_fraction: float = Field(default=0.001, ge=0, le=1)
+    min_dwi_bed_coverage: float = Field(
+        default=0.95,
+        ge=0,
+        le=1,
+        description="share of tumour-bed voxels the registered DWI field of view must cover",
+    )
 
 
 class RegistrationConfig(FrozenModel):

@@ -34,6 +34,7 @@ QUALITY_AFFECTS: Mapping[QualityProblem, frozenset[CriterionName]] = {
     QualityProblem.DWI_REGISTRATION_DOUBTFUL: frozenset({CriterionName.MRI_DWI}),
     QualityProblem.BASELINE_REGISTRATION_DOUBTFUL: _BOTH,
     QualityProblem.ADC_FIT_POOR: frozenset({CriterionName.MRI_DWI}),
+    QualityProblem.DWI_BED_NOT_COVERED: frozenset({CriterionName.MRI_DWI}),
     QualityProblem.TOO_FEW_B_VALUES: frozenset({CriterionName.MRI_DWI}),
 }
 

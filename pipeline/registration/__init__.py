@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pipeline.registration._deformable import displacement_stats, register_deformable
 from pipeline.registration._resample import (
+    field_of_view_coverage,
     resample_mask_smooth,
     resample_to,
     resample_to_moving,
@@ -18,6 +19,7 @@ __all__ = [
     "Registration",
     "RegistrationQc",
     "displacement_stats",
+    "field_of_view_coverage",
     "register_deformable",
     "register_linear",
     "resample_mask_smooth",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import SimpleITK as sitk
 
@@ -97,3 +99,27 @@ def resample_to_moving(
     if volume.kind is VolumeKind.LABEL and smooth_mask:
         return resample_mask_smooth(volume, moving, inverse)
     return resample_to(volume, moving, inverse)
+
+
+def field_of_view_coverage(
+    mask: Volume, moving: Volume, transform: sitk.Transform | None = None
+) -> float:
+    """Share of ``mask``'s voxels (> 0) that ``transform`` maps inside ``moving``'s field of
+    view (within half a voxel of its outermost voxel centres); 1.0 for an empty mask.
+
+    E.g. how much of the tumour bed (T2W grid) the registered DWI slab images.
+    """
+    inside = mask.array > 0
+    if not inside.any():
+        return 1.0
+    shape = moving.array.shape[-3:]
+    ones = replace(
+        moving,
+        array=np.ones(shape, np.uint8),
+        kind=VolumeKind.LABEL,
+        units="",
+        channels=(),
+        b_values=(),
+    )
+    covered = np.asarray(resample_to(ones, mask, transform).array) > 0
+    return float(covered[inside].mean())

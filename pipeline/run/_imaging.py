@@ -23,6 +23,7 @@ from pipeline.masks import dilate_mm
 from pipeline.radiomics import extract_features
 from pipeline.registration import (
     Registration,
+    field_of_view_coverage,
     register_deformable,
     register_linear,
     resample_mask_smooth,
@@ -150,6 +151,23 @@ def _dwi_on_t2w(
         adc = resample_to(maps.adc, t2w, registration.transform)
         high_b = resample_to(maps.high_b, t2w, registration.transform)
     return adc, high_b
+
+
+def _check_dwi_covers_bed(bed: Volume, config: PipelineConfig, trace: _Trace) -> None:
+    """Flag a tumour bed that the registered DWI slab does not (fully) image."""
+    if trace.dwi_native is None or trace.dwi_transform is None:
+        return
+    share = field_of_view_coverage(bed, trace.dwi_native[0], trace.dwi_transform)
+    trace.provenance["dwi_bed_coverage"] = round(share, 4)
+    minimum = config.registration.qc.min_dwi_bed_coverage
+    if share < minimum:
+        trace.quality.append(
+            QualityFlag(
+                QualityProblem.DWI_BED_NOT_COVERED,
+                f"the registered DWI field of view covers {share:.0%} of the tumour bed "
+                f"(at least {minimum:.0%} needed)",
+            )
+        )
 
 
 def _propagate_baseline(
@@ -351,6 +369,8 @@ def analyse_imaging(
         )
         bed = None
 
+    if dwi_maps is not None and bed is not None:
+        _check_dwi_covers_bed(bed, config, trace)
     if dwi_maps is None or bed is None:
         findings = ImagingFindings(
             tumour_bed_status=bed_status if bed is not None else RoiStatus.MISSING,
