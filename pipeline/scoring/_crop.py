@@ -32,8 +32,8 @@ RELATIVE_CLIP = 4.0
 class CropSpec:
     """Grid of the network input: voxel size (mm, x y z) and shape (z, y, x)."""
 
-    spacing_xyz: tuple[float, float, float] = (1.25, 1.25, 3.0)
-    shape_zyx: tuple[int, int, int] = (16, 48, 48)
+    spacing_xyz: tuple[float, float, float] = (1.0, 1.0, 3.0)
+    shape_zyx: tuple[int, int, int] = (16, 64, 64)
 
     def as_dict(self) -> dict[str, list[float] | list[int]]:
         return {"spacing_xyz": list(self.spacing_xyz), "shape_zyx": list(self.shape_zyx)}

@@ -61,7 +61,7 @@ class NetworkTrainingOptions:
     class_ratios: tuple[float, float, float] = (1.0, 1.0, 2.0)
     #: A weights card (``segnet-v2.json``) to start from (fine-tuning) instead of random weights.
     start_from: Path | None = None
-    patch_zyx: tuple[int, int, int] = (16, 32, 32)
+    patch_zyx: tuple[int, int, int] = (16, 40, 40)
     learning_rate: float = 2e-3
     val_fraction: float = 0.2
     seed: int = 0
