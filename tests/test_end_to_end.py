@@ -182,7 +182,9 @@ def test_keep_identifiers_and_dwi_grid_on_request(cohort: list[Path], tmp_path: 
 @pytest.mark.slow
 def test_network_maps_find_the_phantom_residual_tumour(cohort: list[Path], tmp_path: Path) -> None:
     """The network's probability map and segmentation are written on the T2W grid; the
-    segmentation is the map above the card's threshold and overlaps the truth tumour."""
+    segmentation is the map above the card's threshold and overlaps the truth tumour; the
+    DICOM SEG carries it as a segment."""
+    import pydicom
     import SimpleITK as sitk
 
     from pipeline.config import load_config
@@ -210,3 +212,5 @@ def test_network_maps_find_the_phantom_residual_tumour(cohort: list[Path], tmp_p
     dice = 2 * (seg & true_tumour).sum() / (seg.sum() + true_tumour.sum())
     assert dice > 0.5, dice
     assert "Network: residual-tumour probability" in (out / "report.html").read_text()
+    seg = pydicom.dcmread(out / "seg.dcm", stop_before_pixels=True)
+    assert "Residual tumour (network)" in {str(s.SegmentLabel) for s in seg.SegmentSequence}

@@ -51,6 +51,7 @@ class Case:
     t2w: Volume
     bed: Volume
     residual: Volume
+    network: Volume
     adc: Volume
     sop_uids: tuple[str, ...]  # SOPInstanceUID per z index of t2w
 
@@ -73,6 +74,8 @@ def case() -> Case:
     z, y, x = (int(np.median(a)) for a in np.nonzero(bed))
     residual = np.zeros_like(bed)
     residual[z - 1 : z + 2, y - 4 : y + 4, x - 3 : x + 5] = 1
+    network = np.zeros_like(bed)
+    network[z : z + 3, y - 2 : y + 6, x - 3 : x + 3] = 1  # overlaps the residual, not equal
     rng = np.random.default_rng(7)
     ramp = np.linspace(0.6, 2.4, t2w.shape[2])[None, None, :]
     adc = (ramp + rng.normal(0.0, 0.05, t2w.shape)).clip(0.0, None)
@@ -82,6 +85,7 @@ def case() -> Case:
         t2w=t2w,
         bed=t2w.with_array(bed, kind=VolumeKind.LABEL, units=""),
         residual=t2w.with_array(residual, kind=VolumeKind.LABEL, units=""),
+        network=t2w.with_array(network, kind=VolumeKind.LABEL, units=""),
         adc=t2w.with_array(adc, units="1e-3 mm2/s"),
         sop_uids=tuple(
             str(pydicom.dcmread(n, stop_before_pixels=True).SOPInstanceUID) for n in names
@@ -96,6 +100,7 @@ def _write(case: Case, out_dir: Path, **overrides: Any) -> dict[str, Path]:
         "t2w": case.t2w,
         "tumour_bed": case.bed,
         "residual": case.residual,
+        "network_tumour": case.network,
         "adc": case.adc,
         "decision": DECISION,
         "measurements": MEASURED,
@@ -155,7 +160,7 @@ def test_seg_holds_the_same_voxels_on_the_same_slices(case: Case, written: dict[
     assert seg.SegmentationType == "BINARY"
     assert seg.FrameOfReferenceUID == pydicom.dcmread(case.files[0]).FrameOfReferenceUID
     labels = {int(s.SegmentNumber): str(s.SegmentLabel) for s in seg.SegmentSequence}
-    assert labels == {1: "Tumour bed", 2: "Residual tumour"}
+    assert labels == {1: "Tumour bed", 2: "Residual tumour", 3: "Residual tumour (network)"}
     for description in seg.SegmentSequence:
         algorithm = description.SegmentationAlgorithmIdentificationSequence[0]
         assert (algorithm.AlgorithmName, algorithm.AlgorithmVersion) == (
@@ -164,14 +169,22 @@ def test_seg_holds_the_same_voxels_on_the_same_slices(case: Case, written: dict[
         )
         category = description.SegmentedPropertyCategoryCodeSequence[0]
         assert (category.CodingSchemeDesignator, category.CodeValue) == ("SCT", "49755003")
-    residual_type = seg.SegmentSequence[1].SegmentedPropertyTypeCodeSequence[0]
-    assert (residual_type.CodingSchemeDesignator, residual_type.CodeValue) == ("SCT", "108369006")
+    for number in (2, 3):
+        residual_type = seg.SegmentSequence[number - 1].SegmentedPropertyTypeCodeSequence[0]
+        assert (residual_type.CodingSchemeDesignator, residual_type.CodeValue) == (
+            "SCT",
+            "108369006",
+        )
+    network = seg.SegmentSequence[2]
+    assert network.SegmentAlgorithmType == "AUTOMATIC"
+    family = network.SegmentationAlgorithmIdentificationSequence[0]
+    assert family.AlgorithmFamilyCodeSequence[0].CodeMeaning == "Artificial Intelligence"
 
     pixels = seg.get_pixels_by_source_instance(
-        source_sop_instance_uids=list(case.sop_uids), segment_numbers=[1, 2]
+        source_sop_instance_uids=list(case.sop_uids), segment_numbers=[1, 2, 3]
     )
-    assert pixels.shape == (*case.t2w.shape, 2)
-    for number, mask in ((1, case.bed), (2, case.residual)):
+    assert pixels.shape == (*case.t2w.shape, 3)
+    for number, mask in ((1, case.bed), (2, case.residual), (3, case.network)):
         assert np.array_equal(pixels[..., number - 1] > 0, mask.array > 0)
 
     # Frames only on the slices with voxels, each at the T2W slice position.
@@ -186,12 +199,19 @@ def test_seg_holds_the_same_voxels_on_the_same_slices(case: Case, written: dict[
         np.testing.assert_allclose(position, case.t2w.index_to_world((0, 0, z)), atol=1e-3)
     expected = {(1, int(z)) for z in np.flatnonzero(case.bed.array.any(axis=(1, 2)))}
     expected |= {(2, int(z)) for z in np.flatnonzero(case.residual.array.any(axis=(1, 2)))}
+    expected |= {(3, int(z)) for z in np.flatnonzero(case.network.array.any(axis=(1, 2)))}
     assert frames == expected
 
 
 def test_empty_residual_is_omitted_from_seg_and_stated_in_sr(case: Case, tmp_path: Path) -> None:
     empty = case.residual.with_array(np.zeros(case.t2w.shape, np.uint8))
-    paths = _write(case, tmp_path, residual=empty, measurements={"restricted_volume_ml": 0.0})
+    paths = _write(
+        case,
+        tmp_path,
+        residual=empty,
+        network_tumour=empty,
+        measurements={"restricted_volume_ml": 0.0},
+    )
     seg = hd.seg.segread(paths["seg"])
     assert [str(s.SegmentLabel) for s in seg.SegmentSequence] == ["Tumour bed"]
     sr = pydicom.dcmread(paths["sr"])
@@ -206,10 +226,22 @@ def test_empty_residual_is_omitted_from_seg_and_stated_in_sr(case: Case, tmp_pat
     assert not any(_name(c) == "Referenced Segment" for c in residual.ContentSequence)
     texts = [i.TextValue for i in _walk(sr.ContentSequence) if i.ValueType == "TEXT"]
     assert "Residual tumour: mask empty (no voxels); segment omitted from the SEG." in texts
+    network_note = (
+        "Residual tumour (network): mask empty (no voxels); segment omitted from the SEG."
+    )
+    assert network_note in texts
 
 
 def test_no_mask_no_seg_but_sr(case: Case, tmp_path: Path) -> None:
-    paths = _write(case, tmp_path, tumour_bed=None, residual=None, adc=None, measurements={})
+    paths = _write(
+        case,
+        tmp_path,
+        tumour_bed=None,
+        residual=None,
+        network_tumour=None,
+        adc=None,
+        measurements={},
+    )
     assert set(paths) == {"sr"}
     assert sorted(p.name for p in tmp_path.iterdir()) == [DICOM_FILES["sr"]]
 

@@ -8,6 +8,9 @@ Segments
 ``Residual tumour``
     Category SCT 49755003, type SCT 108369006 "Neoplasm" (the restricted-diffusion voxels:
     bright on high-b and dark on ADC).
+``Residual tumour (network)``
+    Category SCT 49755003, type SCT 108369006 "Neoplasm": the network's residual-tumour
+    probability above its segmentation threshold (algorithm family "Artificial Intelligence").
 
 An empty mask is a result, not an error: its segment is **omitted** (a segment without frames
 breaks several viewers), it is listed in :attr:`SegOutcome.empty`, and the SR states it.
@@ -38,11 +41,13 @@ from pipeline.volume import Volume
 
 TUMOUR_BED = "Tumour bed"
 RESIDUAL_TUMOUR = "Residual tumour"
+NETWORK_TUMOUR = "Residual tumour (network)"
 
 CATEGORY = codes.SCT.MorphologicallyAbnormalStructure
 PROPERTY_TYPES: dict[str, Code] = {
     TUMOUR_BED: codes.SCT.Lesion,
     RESIDUAL_TUMOUR: codes.SCT.Neoplasm,
+    NETWORK_TUMOUR: codes.SCT.Neoplasm,
 }
 ANATOMIC_REGION = codes.SCT.Rectum
 
@@ -61,9 +66,15 @@ _RESIDUAL_ALGORITHM = (
     codes.cid7162.MultispectralProcessing,
     "restricted diffusion: high-b ratio and ADC thresholds, cluster size filter",
 )
+_NETWORK_ALGORITHM = (
+    "AUTOMATIC",
+    codes.cid7162.ArtificialIntelligence,
+    "network residual-tumour probability above the model card's segmentation threshold",
+)
 _COLOURS = {
     TUMOUR_BED: hd.color.CIELabColor(91.0, -48.0, -14.0),  # cyan, as in the report figures
     RESIDUAL_TUMOUR: hd.color.CIELabColor(53.0, 80.0, 67.0),  # red
+    NETWORK_TUMOUR: hd.color.CIELabColor(75.0, 24.0, 79.0),  # orange
 }
 
 
@@ -92,6 +103,8 @@ class SegOutcome:
 def _algorithm(label: str, bed_status: str) -> tuple[str, hd.AlgorithmIdentificationSequence]:
     if label == TUMOUR_BED:
         kind, family, how = _BED_ALGORITHM.get(bed_status, _BED_ALGORITHM["given"])
+    elif label == NETWORK_TUMOUR:
+        kind, family, how = _NETWORK_ALGORITHM
     else:
         kind, family, how = _RESIDUAL_ALGORITHM
     identification = hd.AlgorithmIdentificationSequence(
@@ -116,6 +129,7 @@ def build_segmentation(
     tumour_bed: Volume | None,
     residual: Volume | None,
     bed_status: str,
+    network_tumour: Volume | None = None,
 ) -> SegOutcome:
     """Build the binary SEG on the T2W slices.
 
@@ -129,13 +143,16 @@ def build_segmentation(
         Label volumes ``[z, y, x]`` (voxels > 0 are inside), or ``None`` when not produced.
     bed_status
         How the bed was obtained: ``"given"``, ``"propagated"`` or ``"model"``.
+    network_tumour
+        The network's residual-tumour segmentation (label volume), or ``None``.
     """
     planes: list[npt.NDArray[np.uint8]] = []
     descriptions: list[hd.seg.SegmentDescription] = []
     numbers: dict[str, int] = {}
     tracking: dict[str, str] = {}
     empty: list[str] = []
-    for label, mask in ((TUMOUR_BED, tumour_bed), (RESIDUAL_TUMOUR, residual)):
+    given = {TUMOUR_BED: tumour_bed, RESIDUAL_TUMOUR: residual, NETWORK_TUMOUR: network_tumour}
+    for label, mask in given.items():
         if mask is None:
             continue
         binary = _binary(mask, t2w, label)

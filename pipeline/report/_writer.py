@@ -134,6 +134,7 @@ def write_outputs(
                     t2w=maps.t2w,
                     tumour_bed=maps.tumour_bed,
                     residual=maps.residual,
+                    network_tumour=maps.network_tumour,
                     adc=maps.adc,
                     decision=decision,
                     measurements=measurements or {},

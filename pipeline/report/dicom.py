@@ -42,7 +42,12 @@ from pipeline.report._dicom_common import (
     save_dataset,
 )
 from pipeline.report._dicom_pmap import build_adc_map
-from pipeline.report._dicom_seg import RESIDUAL_TUMOUR, TUMOUR_BED, build_segmentation
+from pipeline.report._dicom_seg import (
+    NETWORK_TUMOUR,
+    RESIDUAL_TUMOUR,
+    TUMOUR_BED,
+    build_segmentation,
+)
 from pipeline.report._dicom_sr import MEASUREMENTS, OUTCOME_CODES, build_report, check_measurements
 from pipeline.volume import Volume
 
@@ -54,6 +59,7 @@ DICOM_FILES = {"seg": "seg.dcm", "sr": "sr.dcm", "adc_pmap": "adc_pmap.dcm"}
 __all__ = [
     "DICOM_FILES",
     "MEASUREMENTS",
+    "NETWORK_TUMOUR",
     "OUTCOME_CODES",
     "RESIDUAL_TUMOUR",
     "TUMOUR_BED",
@@ -116,6 +122,7 @@ def write_dicom_outputs(
     measurements: Mapping[str, float | None],
     keep_identifiers: bool = False,
     pseudonym: str,
+    network_tumour: Volume | None = None,
 ) -> dict[str, Path]:
     """Write ``seg.dcm``, ``sr.dcm`` and ``adc_pmap.dcm`` into ``out_dir``.
 
@@ -129,9 +136,9 @@ def write_dicom_outputs(
         of ``t2w`` by ImagePositionPatient within 1e-3 mm.
     t2w
         Restaging T2W ``[z, y, x]``, LPS mm; every map below must share its grid.
-    tumour_bed, residual
+    tumour_bed, residual, network_tumour
         Label maps (voxels > 0 inside) or ``None``. An empty mask gives no segment; the SR
-        says so.
+        says so. ``network_tumour`` (the network's segmentation) is a SEG segment only.
     adc
         ADC in 1e-3 mm^2/s or ``None`` (then no Parametric Map is written).
     decision
@@ -170,6 +177,7 @@ def write_dicom_outputs(
         tumour_bed=tumour_bed,
         residual=residual,
         bed_status=str(imaging.get("tumour_bed_status", "given")),
+        network_tumour=network_tumour,
     )
     pmap = build_adc_map(refs, t2w, adc) if adc is not None else None
     sr = build_report(refs, seg=seg, pmap=pmap, decision=decision, measurements=values)
