@@ -82,21 +82,26 @@ def test_too_few_cases_is_refused(tmp_path: Path) -> None:
         train_radiomics(tmp_path / "out", cache=tmp_path / "cache")
 
 
-@pytest.mark.slow
-def test_train_network_writes_weights_card_and_metrics(tmp_path: Path) -> None:
-    import torch
-
-    torch.set_num_threads(2)
-    paths = _cohort(tmp_path / "cache")
-    options = NetworkTrainingOptions(
-        max_epochs=2,
-        patience=2,
+def _tiny_options(*, epochs: int) -> NetworkTrainingOptions:
+    """A small network on small crops (seconds per epoch), ``epochs`` epochs and patience."""
+    return NetworkTrainingOptions(
+        max_epochs=epochs,
+        patience=epochs,
         batch_size=4,
         seed=0,
         patch_zyx=(8, 16, 16),
         spec=CropSpec(spacing_xyz=(1.25, 1.25, 3.0), shape_zyx=(8, 24, 24)),
         arch=Architecture(init_filters=8, blocks_down=(1, 1), blocks_up=(1,)),
     )
+
+
+@pytest.mark.slow
+def test_train_network_writes_weights_card_and_metrics(tmp_path: Path) -> None:
+    import torch
+
+    torch.set_num_threads(2)
+    paths = _cohort(tmp_path / "cache")
+    options = _tiny_options(epochs=2)
     card = train_network_on(paths, tmp_path / "out", options=options, training_set={"t": 1})
     net = load_network(card)
     assert net.spec.shape_zyx == (8, 24, 24)
@@ -114,15 +119,7 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path: Path) -> None:
 
     torch.set_num_threads(2)
     paths = _cohort(tmp_path / "cache")
-    base = NetworkTrainingOptions(
-        max_epochs=1,
-        patience=1,
-        batch_size=4,
-        seed=0,
-        patch_zyx=(8, 16, 16),
-        spec=CropSpec(spacing_xyz=(1.25, 1.25, 3.0), shape_zyx=(8, 24, 24)),
-        arch=Architecture(init_filters=8, blocks_down=(1, 1), blocks_up=(1,)),
-    )
+    base = _tiny_options(epochs=1)
     first = load_network(train_network_on(paths, tmp_path / "a", options=base, training_set={}))
     # a learning rate of ~0 keeps the starting weights: fine-tuning must begin from them
     tuned_options = dataclasses.replace(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import SimpleITK as sitk
 
@@ -112,14 +110,6 @@ def field_of_view_coverage(
     inside = mask.array > 0
     if not inside.any():
         return 1.0
-    shape = moving.array.shape[-3:]
-    ones = replace(
-        moving,
-        array=np.ones(shape, np.uint8),
-        kind=VolumeKind.LABEL,
-        units="",
-        channels=(),
-        b_values=(),
-    )
+    ones = moving.with_array(np.ones(moving.shape, np.uint8), kind=VolumeKind.LABEL, units="")
     covered = np.asarray(resample_to(ones, mask, transform).array) > 0
     return float(covered[inside].mean())

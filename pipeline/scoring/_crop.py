@@ -93,10 +93,17 @@ def normalise(
     return np.stack(channels).astype(np.float32)
 
 
+def resampled_maps(
+    t2w: Volume, high_b: Volume, adc: Volume, grid: Volume
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """T2W, high-b and ADC resampled onto ``grid`` (float64, not yet normalised)."""
+    t2, hb, ad = (np.asarray(resample_to(v, grid).array, np.float64) for v in (t2w, high_b, adc))
+    return t2, hb, ad
+
+
 def window_image(t2w: Volume, high_b: Volume, adc: Volume, grid: Volume) -> npt.NDArray[np.float32]:
     """The network input ``[3, z, y, x]`` of the three maps resampled onto ``grid``."""
-    arrays = [np.asarray(resample_to(v, grid).array, np.float64) for v in (t2w, high_b, adc)]
-    return normalise(arrays[0], arrays[1], arrays[2])
+    return normalise(*resampled_maps(t2w, high_b, adc, grid))
 
 
 def make_crop(

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from pipeline.registration import resample_to
-from pipeline.scoring._crop import CropSpec, crop_grid, normalise
+from pipeline.scoring._crop import CropSpec, crop_grid, normalise, resampled_maps
 from pipeline.scoring._network import SegNet, predict_classes
 from pipeline.volume import Volume, VolumeKind
 
@@ -85,7 +85,7 @@ def bed_probability(
 ) -> Volume:
     """P(tumour bed) over the T2W field of view on the search grid (float32 volume)."""
     grid = search_grid(t2w, net.spec)
-    arrays = [np.asarray(resample_to(v, grid).array, np.float64) for v in (t2w, high_b, adc)]
+    arrays = resampled_maps(t2w, high_b, adc, grid)
     wz, wy, wx = net.spec.shape_zyx
     corners = window_corners(grid.array.shape, net.spec.shape_zyx)
     windows = np.stack(

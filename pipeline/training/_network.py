@@ -138,12 +138,15 @@ def _targets(label: Any) -> Any:
     return torch.cat([(label >= 1), (label == 2)], dim=1).float()
 
 
-def _dice(prob: npt.NDArray[np.floating], label: npt.NDArray[np.integer]) -> float | None:
-    """Dice of ``prob > 0.5`` against the residual-tumour voxels (label 2) of one case."""
+def _dice(
+    prob: npt.NDArray[np.floating], label: npt.NDArray[np.integer], threshold: float = 0.5
+) -> float | None:
+    """Dice of ``prob > threshold`` against the residual-tumour voxels (label 2) of one case
+    (``None`` when it has none)."""
     truth = label == 2
     if not truth.any():
         return None
-    pred = prob > 0.5
+    pred = prob > threshold
     return float(2 * (pred & truth).sum() / (pred.sum() + truth.sum()))
 
 
@@ -361,12 +364,7 @@ def fit_segmentation_threshold(
     cases = [(p, y) for p, y in zip(probs, labels, strict=True) if (y == 2).any()]
     if not cases:
         return {"threshold": 0.5, "fitted": False, "why": "no training case has tumour"}
-    means = {}
-    for t in THRESHOLDS:
-        dices = [
-            2 * ((p > t) & (y == 2)).sum() / ((p > t).sum() + (y == 2).sum()) for p, y in cases
-        ]
-        means[t] = float(np.mean(dices))
+    means = {t: float(np.mean([_dice(p, y, t) for p, y in cases])) for t in THRESHOLDS}
     best = max(THRESHOLDS, key=lambda t: (round(means[t], 4), -abs(t - 0.5)))
     return {
         "threshold": best,
